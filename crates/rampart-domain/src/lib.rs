@@ -1,0 +1,5 @@
+//! rampart's domain: the types a security profile is made of, parsed from untrusted input into
+//! values that can only be valid. Nothing here does I/O.
+#![forbid(unsafe_code)]
+
+pub mod schedule;

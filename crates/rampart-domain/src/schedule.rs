@@ -1,0 +1,1 @@
+//! RFC 5545 recurrence rules (to be written).
