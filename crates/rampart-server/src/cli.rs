@@ -1,0 +1,175 @@
+//! The `rampart` command line: `serve` and the `admin` commands.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use chrono::Utc;
+use clap::{Args, Parser, Subcommand};
+
+use crate::auth;
+use crate::config::{Overrides, Settings};
+use crate::startup;
+use crate::storage::{self, StorageError};
+
+#[derive(Debug, Parser)]
+#[command(name = "rampart", version, about = "Compliance audits for a fleet of Ubuntu machines")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP API server.
+    Serve {
+        #[command(flatten)]
+        options: ServerOptions,
+        /// Address to listen on [env: RAMPART_LISTEN] [default: 127.0.0.1:8080].
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<SocketAddr>,
+    },
+    /// Administer accounts and users.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create a user (and its account, when missing).
+    CreateUser {
+        #[command(flatten)]
+        options: ServerOptions,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        password: String,
+        /// The user's display name [default: the part of the email before `@`].
+        #[arg(long)]
+        name: Option<String>,
+        /// The account to create the user in.
+        #[arg(long, value_name = "NAME", default_value = "standalone")]
+        account: String,
+    },
+    /// Print the key agents register with.
+    RegistrationKey {
+        #[command(flatten)]
+        options: ServerOptions,
+        #[arg(long, value_name = "NAME", default_value = "standalone")]
+        account: String,
+    },
+}
+
+/// Where the database and data live; shared by every command.
+#[derive(Debug, Args)]
+pub struct ServerOptions {
+    /// `sqlite://PATH` or `postgres://…` [env: RAMPART_DATABASE_URL] [default: sqlite://<data-dir>/rampart.db].
+    #[arg(long, value_name = "URL")]
+    database_url: Option<String>,
+    /// Folder for the SQLite database and the token secret [env: RAMPART_DATA_DIR] [default: ./rampart-data].
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// A TOML file of settings [env: RAMPART_CONFIG].
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+impl ServerOptions {
+    fn settings(&self, listen: Option<SocketAddr>) -> anyhow::Result<Settings> {
+        let overrides = Overrides {
+            config: self.config.clone(),
+            listen,
+            database_url: self.database_url.clone(),
+            data_dir: self.data_dir.clone(),
+        };
+        Settings::load(&overrides, |name| std::env::var(name).ok())
+    }
+}
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve { options, listen } => serve(options.settings(listen)?).await,
+        Command::Admin { command } => admin(command).await,
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let listen = settings.listen;
+    let state = startup::prepare(settings).await?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    tracing::info!(
+        "rampart listening on http://{} with {} database {}",
+        listener.local_addr()?,
+        state.store.backend(),
+        startup::redact(&state.settings.database_url())
+    );
+    startup::serve(listener, state, startup::shutdown_signal()).await?;
+    tracing::info!("rampart stopped");
+    Ok(())
+}
+
+async fn admin(command: AdminCommand) -> anyhow::Result<()> {
+    match command {
+        AdminCommand::CreateUser {
+            options,
+            email,
+            password,
+            name,
+            account,
+        } => {
+            let email = email.trim().to_lowercase();
+            if email.len() > 254
+                || email.chars().any(char::is_whitespace)
+                || !email
+                    .split_once('@')
+                    .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty())
+            {
+                bail!("`{email}` is not an email address");
+            }
+            if password.chars().count() < 8 {
+                bail!("the password must be at least 8 characters");
+            }
+            let name = name.unwrap_or_else(|| email.split('@').next().unwrap_or("").to_owned());
+            let settings = options.settings(None)?;
+            let store = open(&settings).await?;
+            let account = store.ensure_account(account.trim(), Utc::now()).await?;
+            let hash = auth::hash_password(&password)?;
+            match store.create_user(account.id, &email, &name, &hash, Utc::now()).await {
+                Ok(user) => {
+                    println!("created user {} ({}) in account {}", user.email, user.name, account.name);
+                    Ok(())
+                }
+                Err(StorageError::Conflict(message)) => bail!("{message}; nothing was changed"),
+                Err(e) => Err(e.into()),
+            }
+        }
+        AdminCommand::RegistrationKey { options, account } => {
+            let settings = options.settings(None)?;
+            let store = open(&settings).await?;
+            match store.account_by_name(&account).await? {
+                Some(account) => {
+                    println!("{}", account.registration_key);
+                    Ok(())
+                }
+                None => bail!("there is no account `{account}`; `rampart admin create-user` creates it"),
+            }
+        }
+    }
+}
+
+async fn open(settings: &Settings) -> anyhow::Result<std::sync::Arc<dyn storage::Store>> {
+    let url = settings.database_url();
+    if url.starts_with("sqlite:") {
+        std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+            format!("cannot create data dir {}", settings.data_dir.display())
+        })?;
+    }
+    storage::open(&url)
+        .await
+        .with_context(|| format!("cannot open database {}", startup::redact(&url)))
+}

@@ -1,0 +1,69 @@
+//! The HTTP API: shared state, the authentication extractor, and the one router that merges
+//! every resource's routes (one module per resource).
+
+mod access_groups;
+pub mod error;
+mod extract;
+mod login;
+mod openapi;
+mod pagination;
+mod profiles;
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::header;
+use axum::Router;
+
+pub use openapi::ApiDoc;
+
+use crate::auth::{Caller, Tokens};
+use crate::config::Settings;
+use crate::storage::Store;
+use error::ApiError;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub settings: Arc<Settings>,
+    pub tokens: Arc<Tokens>,
+}
+
+/// The whole API, ready to serve.
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.settings.max_body_bytes;
+    Router::new()
+        .merge(login::router())
+        .merge(access_groups::router())
+        .merge(profiles::router("/api/v2/security-profiles"))
+        .merge(profiles::router("/api/v2/usg-profiles"))
+        .merge(openapi::router())
+        .fallback(|| async { ApiError::not_found("no such endpoint") })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(state)
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let value = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or_else(|| ApiError::unauthorized("this endpoint needs `Authorization: Bearer <token>`; get a token from POST /api/v2/login"))?;
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
+            .ok_or_else(|| ApiError::unauthorized("the Authorization header must be `Bearer <token>`"))?;
+        state
+            .tokens
+            .check(token)
+            .ok_or_else(|| ApiError::unauthorized("the token is invalid or has expired; log in again"))
+    }
+}

@@ -1,0 +1,88 @@
+//! Starting the server: open storage and keys from the settings, then serve on a bound listener
+//! until a shutdown future resolves (tests pass a listener on port 0).
+
+use std::future::Future;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::auth::{self, Tokens};
+use crate::config::Settings;
+use crate::http::{self, AppState};
+use crate::storage;
+
+/// Opens the database (creating the data dir and the SQLite file when needed), runs the
+/// migrations and loads the signing secret.
+pub async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
+    let url = settings.database_url();
+    if url.starts_with("sqlite:") || settings.jwt_secret.is_none() {
+        std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+            format!("cannot create data dir {}", settings.data_dir.display())
+        })?;
+    }
+    let store = storage::open(&url)
+        .await
+        .with_context(|| format!("cannot open database {}", redact(&url)))?;
+    let secret = auth::signing_secret(&settings)?;
+    Ok(AppState {
+        store,
+        tokens: Arc::new(Tokens::new(&secret, settings.token_ttl_hours)),
+        settings: Arc::new(settings),
+    })
+}
+
+/// Serves the API on `listener` until `shutdown` resolves, then finishes the requests in flight.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    axum::serve(listener, http::router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("the HTTP server failed")
+}
+
+/// A database URL without its password, for logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:****{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .expect("installing a SIGTERM handler cannot fail on unix");
+        tokio::select! {
+            _ = interrupt => {},
+            _ = terminate.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_in_database_urls_are_hidden() {
+        assert_eq!(redact("postgres://u:pw@127.0.0.1/db"), "postgres://u:****@127.0.0.1/db");
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact("sqlite://./rampart-data/rampart.db"), "sqlite://./rampart-data/rampart.db");
+    }
+}

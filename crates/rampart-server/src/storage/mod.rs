@@ -1,0 +1,303 @@
+//! Storage: the `Store` trait the HTTP layer and the admin commands use, its record types, and one
+//! implementation per backend (`sqlite`, `postgres`). Errors here are typed (`StorageError`); the
+//! HTTP layer maps them to API errors.
+//!
+//! Every method that changes data runs in one transaction: a failed call changes nothing.
+
+mod postgres;
+mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+/// What went wrong in storage.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness rule was broken; the message says which.
+    #[error("{0}")]
+    Conflict(String),
+    /// The account already has `limit` active profiles.
+    #[error("the account already has {limit} active security profiles")]
+    ActiveProfileLimit { limit: i64 },
+    /// The profile is archived and can no longer change.
+    #[error("the security profile is archived")]
+    Archived,
+    /// A named access group does not exist in the account.
+    #[error("access group `{0}` does not exist")]
+    UnknownAccessGroup(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = StorageError> = std::result::Result<T, E>;
+
+/// A tenant: every object belongs to one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub id: i64,
+    pub name: String,
+    pub title: String,
+    /// Agents present it to register machines in this account.
+    pub registration_key: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+}
+
+/// A user with the password hash to check a login against.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub user: User,
+    pub password_hash: String,
+}
+
+/// An account a user belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    pub account: Account,
+    pub is_default: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessGroup {
+    pub id: i64,
+    pub name: String,
+    pub title: String,
+    /// The parent group's name; `None` only for `global`.
+    pub parent: Option<String>,
+}
+
+/// A profile to create; the values are already validated.
+#[derive(Debug, Clone)]
+pub struct NewProfile {
+    pub account_id: i64,
+    /// The slug of the title; a numeric suffix is added if the account already has it.
+    pub name: String,
+    pub title: String,
+    pub benchmark: String,
+    pub mode: String,
+    pub schedule: String,
+    pub start_date: DateTime<Utc>,
+    pub access_group: String,
+    pub all_computers: bool,
+    pub tags: Vec<String>,
+    pub restart_deliver_delay: i64,
+    pub restart_deliver_delay_window: i64,
+    pub retention_period: i64,
+    pub next_run_time: Option<DateTime<Utc>>,
+    pub tailoring_file_uri: Option<String>,
+    pub now: DateTime<Utc>,
+}
+
+/// A stored security profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileRecord {
+    pub id: i64,
+    pub account_id: i64,
+    pub name: String,
+    pub title: String,
+    pub benchmark: String,
+    pub mode: String,
+    pub schedule: String,
+    pub start_date: DateTime<Utc>,
+    pub access_group: String,
+    pub all_computers: bool,
+    pub tags: Vec<String>,
+    pub restart_deliver_delay: i64,
+    pub restart_deliver_delay_window: i64,
+    pub retention_period: i64,
+    pub status: String,
+    pub next_run_time: Option<DateTime<Utc>>,
+    pub tailoring_file_uri: Option<String>,
+    pub creation_time: DateTime<Utc>,
+    pub modification_time: DateTime<Utc>,
+}
+
+/// Which profiles a listing returns.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProfileFilter {
+    /// Lower-cased substring of the title.
+    pub search: Option<String>,
+    pub status: Option<StatusFilter>,
+    pub pass_rate_from: Option<i64>,
+    pub pass_rate_to: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusFilter {
+    Active,
+    Archived,
+    /// Profiles covering more instances than the per-profile cap.
+    OverLimit,
+}
+
+/// The editable fields of a profile; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProfileChanges {
+    pub title: Option<String>,
+    /// The new rule and the `next_run_time` computed from it.
+    pub schedule: Option<(String, Option<DateTime<Utc>>)>,
+    pub tags: Option<Vec<String>>,
+    pub all_computers: Option<bool>,
+    pub access_group: Option<String>,
+    pub restart_deliver_delay: Option<i64>,
+    pub restart_deliver_delay_window: Option<i64>,
+}
+
+impl ProfileChanges {
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// One page of a listing and the total it was cut from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub count: i64,
+    pub results: Vec<T>,
+}
+
+/// Everything rampart keeps in its database.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// The backend's name for logs: `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+
+    /// The account named `name`, created with its `global` access group and a fresh
+    /// registration key when missing.
+    async fn ensure_account(&self, name: &str, now: DateTime<Utc>) -> Result<Account>;
+    async fn account_by_name(&self, name: &str) -> Result<Option<Account>>;
+
+    /// Creates a user in the account. `Conflict` when the email is taken.
+    async fn create_user(
+        &self,
+        account_id: i64,
+        email: &str,
+        name: &str,
+        password_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<User>;
+    async fn credentials(&self, email: &str) -> Result<Option<Credentials>>;
+    /// The accounts of a user, oldest membership first.
+    async fn memberships(&self, user_id: i64) -> Result<Vec<Membership>>;
+
+    /// The account's access groups, `global` first, then by creation.
+    async fn access_groups(&self, account_id: i64) -> Result<Vec<AccessGroup>>;
+    /// `Conflict` when the name is taken, `UnknownAccessGroup` when the parent is missing.
+    async fn create_access_group(
+        &self,
+        account_id: i64,
+        name: &str,
+        title: &str,
+        parent: &str,
+    ) -> Result<AccessGroup>;
+
+    /// `ActiveProfileLimit` when the account already has `max_active` active profiles,
+    /// `UnknownAccessGroup` when the group is missing.
+    async fn create_profile(&self, new: &NewProfile, max_active: i64) -> Result<ProfileRecord>;
+    async fn profile(&self, account_id: i64, id: i64) -> Result<Option<ProfileRecord>>;
+    /// Profiles in creation order.
+    async fn list_profiles(
+        &self,
+        account_id: i64,
+        filter: &ProfileFilter,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Page<ProfileRecord>>;
+    /// `NotFound`, `Archived` or `UnknownAccessGroup` leave the profile as it was.
+    async fn update_profile(
+        &self,
+        account_id: i64,
+        id: i64,
+        changes: &ProfileChanges,
+        now: DateTime<Utc>,
+    ) -> Result<ProfileRecord>;
+    /// Archives the profile (a no-op when it already is). `NotFound` for a missing profile.
+    async fn archive_profile(
+        &self,
+        account_id: i64,
+        id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<ProfileRecord>;
+}
+
+/// Opens (creating if needed) the database at `url` and brings its schema up to date:
+/// `sqlite://PATH` or `postgres://…`.
+pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PgStore::open(url).await?))
+    } else if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::open(url).await?))
+    } else {
+        Err(StorageError::Corrupt(format!(
+            "unsupported database URL `{url}`: use sqlite://PATH or postgres://…"
+        )))
+    }
+}
+
+/// A random registration key: 32 lower-case letters and digits.
+pub(crate) fn new_registration_key() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::thread_rng();
+    (0..32)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+/// The smallest free name among `base`, `base-2`, `base-3`, … given the names already taken
+/// that start with `base`.
+pub(crate) fn free_name(base: &str, taken: &[String]) -> String {
+    if !taken.iter().any(|t| t == base) {
+        return base.to_owned();
+    }
+    (2..)
+        .map(|n| format!("{base}-{n}"))
+        .find(|candidate| !taken.contains(candidate))
+        .expect("an unbounded range always has a free suffix")
+}
+
+/// Decodes the JSON tag list stored in a profile row.
+pub(crate) fn decode_tags(json: &str) -> Result<Vec<String>> {
+    serde_json::from_str(json).map_err(|e| StorageError::Corrupt(format!("tags: {e}")))
+}
+
+pub(crate) fn encode_tags(tags: &[String]) -> String {
+    serde_json::to_string(tags).expect("a list of strings always serializes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_taken_name_gets_the_smallest_free_suffix() {
+        let taken = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(free_name("web", &taken(&[])), "web");
+        assert_eq!(free_name("web", &taken(&["web-servers"])), "web");
+        assert_eq!(free_name("web", &taken(&["web"])), "web-2");
+        assert_eq!(free_name("web", &taken(&["web", "web-2", "web-4"])), "web-3");
+    }
+
+    #[test]
+    fn registration_keys_are_long_and_distinct() {
+        let (a, b) = (new_registration_key(), new_registration_key());
+        assert_eq!(a.len(), 32);
+        assert_ne!(a, b);
+    }
+}

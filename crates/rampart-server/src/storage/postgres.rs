@@ -1,0 +1,469 @@
+//! The PostgreSQL backend, for fleets larger than one machine's disk and for several `rampart
+//! serve` replicas. Check-then-write steps lock the row they depend on (`FOR UPDATE`), so
+//! replicas cannot both pass a limit.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgPoolOptions, PgRow};
+use sqlx::{PgPool, Postgres, QueryBuilder, Row};
+
+use super::*;
+
+pub struct PgStore {
+    pool: PgPool,
+}
+
+const PROFILE_SELECT: &str = "SELECT p.id, p.account_id, p.name, p.title, p.benchmark, p.mode, \
+    p.schedule, p.start_date, g.name AS access_group, p.all_computers, p.tags, \
+    p.restart_deliver_delay, p.restart_deliver_delay_window, p.retention_period, p.status, \
+    p.next_run_time, p.tailoring_file_uri, p.creation_time, p.modification_time \
+    FROM security_profiles p JOIN access_groups g ON g.id = p.access_group_id";
+
+impl PgStore {
+    /// Connects to `postgres://…` and runs the migrations (replicas starting together are
+    /// serialized by sqlx's migration lock).
+    pub async fn open(url: &str) -> Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await?;
+        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        Ok(Self { pool })
+    }
+}
+
+fn account(row: &PgRow) -> Result<Account> {
+    Ok(Account {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        title: row.try_get("title")?,
+        registration_key: row.try_get("registration_key")?,
+    })
+}
+
+fn profile(row: &PgRow) -> Result<ProfileRecord> {
+    Ok(ProfileRecord {
+        id: row.try_get("id")?,
+        account_id: row.try_get("account_id")?,
+        name: row.try_get("name")?,
+        title: row.try_get("title")?,
+        benchmark: row.try_get("benchmark")?,
+        mode: row.try_get("mode")?,
+        schedule: row.try_get("schedule")?,
+        start_date: row.try_get("start_date")?,
+        access_group: row.try_get("access_group")?,
+        all_computers: row.try_get("all_computers")?,
+        tags: decode_tags(row.try_get("tags")?)?,
+        restart_deliver_delay: row.try_get("restart_deliver_delay")?,
+        restart_deliver_delay_window: row.try_get("restart_deliver_delay_window")?,
+        retention_period: row.try_get("retention_period")?,
+        status: row.try_get("status")?,
+        next_run_time: row.try_get("next_run_time")?,
+        tailoring_file_uri: row.try_get("tailoring_file_uri")?,
+        creation_time: row.try_get("creation_time")?,
+        modification_time: row.try_get("modification_time")?,
+    })
+}
+
+async fn access_group_id(
+    conn: &mut sqlx::PgConnection,
+    account_id: i64,
+    name: &str,
+) -> Result<i64> {
+    sqlx::query_scalar("SELECT id FROM access_groups WHERE account_id = $1 AND name = $2")
+        .bind(account_id)
+        .bind(name)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| StorageError::UnknownAccessGroup(name.to_owned()))
+}
+
+async fn profile_in(
+    conn: &mut sqlx::PgConnection,
+    account_id: i64,
+    id: i64,
+    lock: bool,
+) -> Result<Option<ProfileRecord>> {
+    let lock = if lock { " FOR UPDATE OF p" } else { "" };
+    let sql = format!("{PROFILE_SELECT} WHERE p.account_id = $1 AND p.id = $2{lock}");
+    sqlx::query(&sql)
+        .bind(account_id)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .as_ref()
+        .map(profile)
+        .transpose()
+}
+
+/// Turns a unique-constraint violation into `Conflict(message)`.
+fn conflict(error: sqlx::Error, message: impl FnOnce() -> String) -> StorageError {
+    match &error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StorageError::Conflict(message()),
+        _ => StorageError::Database(error),
+    }
+}
+
+fn push_filter(qb: &mut QueryBuilder<'_, Postgres>, account_id: i64, filter: &ProfileFilter) {
+    qb.push(" WHERE p.account_id = ").push_bind(account_id);
+    if let Some(search) = &filter.search {
+        qb.push(" AND strpos(p.title_folded, ")
+            .push_bind(search.clone())
+            .push(") > 0");
+    }
+    match filter.status {
+        Some(StatusFilter::Active) => {
+            qb.push(" AND p.status = 'active'");
+        }
+        Some(StatusFilter::Archived) => {
+            qb.push(" AND p.status = 'archived'");
+        }
+        // Computers arrive with the fleet; until then no profile covers an instance, so none is
+        // over the cap.
+        Some(StatusFilter::OverLimit) => {
+            qb.push(" AND FALSE");
+        }
+        None => {}
+    }
+    // Runs arrive with the fleet; until then every pass rate is null, and a pass-rate filter
+    // leaves out profiles whose pass rate is null.
+    if filter.pass_rate_from.is_some() || filter.pass_rate_to.is_some() {
+        qb.push(" AND FALSE");
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn ensure_account(&self, name: &str, now: DateTime<Utc>) -> Result<Account> {
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO accounts (name, title, registration_key, created_at) \
+             VALUES ($1, $1, $2, $3) ON CONFLICT (name) DO NOTHING RETURNING *",
+        )
+        .bind(name)
+        .bind(new_registration_key())
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = inserted else {
+            tx.rollback().await?;
+            let row = sqlx::query("SELECT * FROM accounts WHERE name = $1")
+                .bind(name)
+                .fetch_one(&self.pool)
+                .await?;
+            return account(&row);
+        };
+        let created = account(&row)?;
+        sqlx::query(
+            "INSERT INTO access_groups (account_id, name, title, parent_id) \
+             VALUES ($1, 'global', 'Global access', NULL)",
+        )
+        .bind(created.id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    async fn account_by_name(&self, name: &str) -> Result<Option<Account>> {
+        sqlx::query("SELECT * FROM accounts WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(account)
+            .transpose()
+    }
+
+    async fn create_user(
+        &self,
+        account_id: i64,
+        email: &str,
+        name: &str,
+        password_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<User> {
+        let mut tx = self.pool.begin().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO users (email, name, password_hash, created_at) VALUES ($1, $2, $3, $4) \
+             RETURNING id",
+        )
+        .bind(email)
+        .bind(name)
+        .bind(password_hash)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| conflict(e, || format!("a user with email {email} already exists")))?;
+        sqlx::query(
+            "INSERT INTO account_members (account_id, user_id, is_default) VALUES ($1, $2, TRUE)",
+        )
+        .bind(account_id)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(User {
+            id,
+            email: email.to_owned(),
+            name: name.to_owned(),
+        })
+    }
+
+    async fn credentials(&self, email: &str) -> Result<Option<Credentials>> {
+        let row = sqlx::query("SELECT id, email, name, password_hash FROM users WHERE email = $1")
+            .bind(email)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| {
+            Ok(Credentials {
+                user: User {
+                    id: row.try_get("id")?,
+                    email: row.try_get("email")?,
+                    name: row.try_get("name")?,
+                },
+                password_hash: row.try_get("password_hash")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn memberships(&self, user_id: i64) -> Result<Vec<Membership>> {
+        let rows = sqlx::query(
+            "SELECT a.*, m.is_default FROM account_members m \
+             JOIN accounts a ON a.id = m.account_id WHERE m.user_id = $1 ORDER BY a.id",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Membership {
+                    account: account(row)?,
+                    is_default: row.try_get("is_default")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn access_groups(&self, account_id: i64) -> Result<Vec<AccessGroup>> {
+        let rows = sqlx::query(
+            "SELECT g.id, g.name, g.title, p.name AS parent FROM access_groups g \
+             LEFT JOIN access_groups p ON p.id = g.parent_id \
+             WHERE g.account_id = $1 ORDER BY g.parent_id IS NOT NULL, g.id",
+        )
+        .bind(account_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(AccessGroup {
+                    id: row.try_get("id")?,
+                    name: row.try_get("name")?,
+                    title: row.try_get("title")?,
+                    parent: row.try_get("parent")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn create_access_group(
+        &self,
+        account_id: i64,
+        name: &str,
+        title: &str,
+        parent: &str,
+    ) -> Result<AccessGroup> {
+        let mut tx = self.pool.begin().await?;
+        let parent_id = access_group_id(&mut tx, account_id, parent).await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO access_groups (account_id, name, title, parent_id) \
+             VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(account_id)
+        .bind(name)
+        .bind(title)
+        .bind(parent_id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| conflict(e, || format!("access group `{name}` already exists")))?;
+        tx.commit().await?;
+        Ok(AccessGroup {
+            id,
+            name: name.to_owned(),
+            title: title.to_owned(),
+            parent: Some(parent.to_owned()),
+        })
+    }
+
+    async fn create_profile(&self, new: &NewProfile, max_active: i64) -> Result<ProfileRecord> {
+        let mut tx = self.pool.begin().await?;
+        // The account row is the lock that serializes profile creation within an account.
+        sqlx::query("SELECT id FROM accounts WHERE id = $1 FOR UPDATE")
+            .bind(new.account_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StorageError::NotFound)?;
+        let active: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM security_profiles WHERE account_id = $1 AND status = 'active'",
+        )
+        .bind(new.account_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if active >= max_active {
+            return Err(StorageError::ActiveProfileLimit { limit: max_active });
+        }
+        let group_id = access_group_id(&mut tx, new.account_id, &new.access_group).await?;
+        let taken: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM security_profiles WHERE account_id = $1 \
+             AND (name = $2 OR starts_with(name, $3))",
+        )
+        .bind(new.account_id)
+        .bind(&new.name)
+        .bind(format!("{}-", new.name))
+        .fetch_all(&mut *tx)
+        .await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO security_profiles (account_id, name, title, title_folded, benchmark, \
+             mode, schedule, start_date, access_group_id, all_computers, tags, \
+             restart_deliver_delay, restart_deliver_delay_window, retention_period, status, \
+             next_run_time, tailoring_file_uri, creation_time, modification_time) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'active', \
+             $15, $16, $17, $17) RETURNING id",
+        )
+        .bind(new.account_id)
+        .bind(free_name(&new.name, &taken))
+        .bind(&new.title)
+        .bind(new.title.to_lowercase())
+        .bind(&new.benchmark)
+        .bind(&new.mode)
+        .bind(&new.schedule)
+        .bind(new.start_date)
+        .bind(group_id)
+        .bind(new.all_computers)
+        .bind(encode_tags(&new.tags))
+        .bind(new.restart_deliver_delay)
+        .bind(new.restart_deliver_delay_window)
+        .bind(new.retention_period)
+        .bind(new.next_run_time)
+        .bind(&new.tailoring_file_uri)
+        .bind(new.now)
+        .fetch_one(&mut *tx)
+        .await?;
+        let created = profile_in(&mut tx, new.account_id, id, false)
+            .await?
+            .ok_or(StorageError::NotFound)?;
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    async fn profile(&self, account_id: i64, id: i64) -> Result<Option<ProfileRecord>> {
+        let mut conn = self.pool.acquire().await?;
+        profile_in(&mut conn, account_id, id, false).await
+    }
+
+    async fn list_profiles(
+        &self,
+        account_id: i64,
+        filter: &ProfileFilter,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Page<ProfileRecord>> {
+        let mut count = QueryBuilder::new("SELECT count(*) FROM security_profiles p");
+        push_filter(&mut count, account_id, filter);
+        let count: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
+        let mut select = QueryBuilder::new(PROFILE_SELECT);
+        push_filter(&mut select, account_id, filter);
+        select
+            .push(" ORDER BY p.id LIMIT ")
+            .push_bind(limit)
+            .push(" OFFSET ")
+            .push_bind(offset);
+        let rows = select.build().fetch_all(&self.pool).await?;
+        let results = rows.iter().map(profile).collect::<Result<_>>()?;
+        Ok(Page { count, results })
+    }
+
+    async fn update_profile(
+        &self,
+        account_id: i64,
+        id: i64,
+        changes: &ProfileChanges,
+        now: DateTime<Utc>,
+    ) -> Result<ProfileRecord> {
+        let mut tx = self.pool.begin().await?;
+        let current = profile_in(&mut tx, account_id, id, true)
+            .await?
+            .ok_or(StorageError::NotFound)?;
+        if current.status != "active" {
+            return Err(StorageError::Archived);
+        }
+        if changes.is_empty() {
+            return Ok(current);
+        }
+        let mut update =
+            QueryBuilder::<Postgres>::new("UPDATE security_profiles SET modification_time = ");
+        update.push_bind(now);
+        if let Some(title) = &changes.title {
+            update.push(", title = ").push_bind(title.clone());
+            update.push(", title_folded = ").push_bind(title.to_lowercase());
+        }
+        if let Some((schedule, next_run_time)) = &changes.schedule {
+            update.push(", schedule = ").push_bind(schedule.clone());
+            update.push(", next_run_time = ").push_bind(*next_run_time);
+        }
+        if let Some(tags) = &changes.tags {
+            update.push(", tags = ").push_bind(encode_tags(tags));
+        }
+        if let Some(all_computers) = changes.all_computers {
+            update.push(", all_computers = ").push_bind(all_computers);
+        }
+        if let Some(group) = &changes.access_group {
+            let group_id = access_group_id(&mut tx, account_id, group).await?;
+            update.push(", access_group_id = ").push_bind(group_id);
+        }
+        if let Some(delay) = changes.restart_deliver_delay {
+            update.push(", restart_deliver_delay = ").push_bind(delay);
+        }
+        if let Some(window) = changes.restart_deliver_delay_window {
+            update.push(", restart_deliver_delay_window = ").push_bind(window);
+        }
+        update.push(" WHERE id = ").push_bind(id);
+        update.build().execute(&mut *tx).await?;
+        let updated = profile_in(&mut tx, account_id, id, false)
+            .await?
+            .ok_or(StorageError::NotFound)?;
+        tx.commit().await?;
+        Ok(updated)
+    }
+
+    async fn archive_profile(
+        &self,
+        account_id: i64,
+        id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<ProfileRecord> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE security_profiles SET status = 'archived', next_run_time = NULL, \
+             modification_time = $1 WHERE account_id = $2 AND id = $3 AND status = 'active'",
+        )
+        .bind(now)
+        .bind(account_id)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        let archived = profile_in(&mut tx, account_id, id, false)
+            .await?
+            .ok_or(StorageError::NotFound)?;
+        tx.commit().await?;
+        Ok(archived)
+    }
+}

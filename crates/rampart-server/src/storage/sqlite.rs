@@ -1,0 +1,493 @@
+//! The SQLite backend: one file under the data dir, WAL mode. Times are stored as Unix seconds.
+//! Write transactions start with `BEGIN IMMEDIATE`, so a check-then-write (the active-profile
+//! limit, a free profile name) cannot interleave with another writer.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+
+use super::*;
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+const PROFILE_SELECT: &str = "SELECT p.id, p.account_id, p.name, p.title, p.benchmark, p.mode, \
+    p.schedule, p.start_date, g.name AS access_group, p.all_computers, p.tags, \
+    p.restart_deliver_delay, p.restart_deliver_delay_window, p.retention_period, p.status, \
+    p.next_run_time, p.tailoring_file_uri, p.creation_time, p.modification_time \
+    FROM security_profiles p JOIN access_groups g ON g.id = p.access_group_id";
+
+impl SqliteStore {
+    /// Opens `sqlite://PATH` (created when missing) and runs the migrations.
+    pub async fn open(url: &str) -> Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    async fn write(&self) -> Result<sqlx::Transaction<'static, Sqlite>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+}
+
+fn secs(at: DateTime<Utc>) -> i64 {
+    at.timestamp()
+}
+
+fn time(row: &SqliteRow, column: &str) -> Result<DateTime<Utc>> {
+    let secs: i64 = row.try_get(column)?;
+    DateTime::from_timestamp(secs, 0)
+        .ok_or_else(|| StorageError::Corrupt(format!("{column}: {secs} is out of range")))
+}
+
+fn optional_time(row: &SqliteRow, column: &str) -> Result<Option<DateTime<Utc>>> {
+    let secs: Option<i64> = row.try_get(column)?;
+    secs.map(|secs| {
+        DateTime::from_timestamp(secs, 0)
+            .ok_or_else(|| StorageError::Corrupt(format!("{column}: {secs} is out of range")))
+    })
+    .transpose()
+}
+
+fn account(row: &SqliteRow) -> Result<Account> {
+    Ok(Account {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        title: row.try_get("title")?,
+        registration_key: row.try_get("registration_key")?,
+    })
+}
+
+fn profile(row: &SqliteRow) -> Result<ProfileRecord> {
+    Ok(ProfileRecord {
+        id: row.try_get("id")?,
+        account_id: row.try_get("account_id")?,
+        name: row.try_get("name")?,
+        title: row.try_get("title")?,
+        benchmark: row.try_get("benchmark")?,
+        mode: row.try_get("mode")?,
+        schedule: row.try_get("schedule")?,
+        start_date: time(row, "start_date")?,
+        access_group: row.try_get("access_group")?,
+        all_computers: row.try_get("all_computers")?,
+        tags: decode_tags(row.try_get("tags")?)?,
+        restart_deliver_delay: row.try_get("restart_deliver_delay")?,
+        restart_deliver_delay_window: row.try_get("restart_deliver_delay_window")?,
+        retention_period: row.try_get("retention_period")?,
+        status: row.try_get("status")?,
+        next_run_time: optional_time(row, "next_run_time")?,
+        tailoring_file_uri: row.try_get("tailoring_file_uri")?,
+        creation_time: time(row, "creation_time")?,
+        modification_time: time(row, "modification_time")?,
+    })
+}
+
+async fn access_group_id(
+    conn: &mut sqlx::SqliteConnection,
+    account_id: i64,
+    name: &str,
+) -> Result<i64> {
+    sqlx::query_scalar("SELECT id FROM access_groups WHERE account_id = ? AND name = ?")
+        .bind(account_id)
+        .bind(name)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| StorageError::UnknownAccessGroup(name.to_owned()))
+}
+
+async fn profile_in(
+    conn: &mut sqlx::SqliteConnection,
+    account_id: i64,
+    id: i64,
+) -> Result<Option<ProfileRecord>> {
+    let sql = format!("{PROFILE_SELECT} WHERE p.account_id = ? AND p.id = ?");
+    sqlx::query(&sql)
+        .bind(account_id)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .as_ref()
+        .map(profile)
+        .transpose()
+}
+
+fn push_filter(qb: &mut QueryBuilder<'_, Sqlite>, account_id: i64, filter: &ProfileFilter) {
+    qb.push(" WHERE p.account_id = ").push_bind(account_id);
+    if let Some(search) = &filter.search {
+        qb.push(" AND instr(p.title_folded, ")
+            .push_bind(search.clone())
+            .push(") > 0");
+    }
+    match filter.status {
+        Some(StatusFilter::Active) => {
+            qb.push(" AND p.status = 'active'");
+        }
+        Some(StatusFilter::Archived) => {
+            qb.push(" AND p.status = 'archived'");
+        }
+        // Computers arrive with the fleet; until then no profile covers an instance, so none is
+        // over the cap.
+        Some(StatusFilter::OverLimit) => {
+            qb.push(" AND 0 = 1");
+        }
+        None => {}
+    }
+    // Runs arrive with the fleet; until then every pass rate is null, and a pass-rate filter
+    // leaves out profiles whose pass rate is null.
+    if filter.pass_rate_from.is_some() || filter.pass_rate_to.is_some() {
+        qb.push(" AND 0 = 1");
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn ensure_account(&self, name: &str, now: DateTime<Utc>) -> Result<Account> {
+        let mut tx = self.write().await?;
+        let existing = sqlx::query("SELECT * FROM accounts WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some(row) = existing {
+            return account(&row);
+        }
+        let row = sqlx::query(
+            "INSERT INTO accounts (name, title, registration_key, created_at) \
+             VALUES (?, ?, ?, ?) RETURNING *",
+        )
+        .bind(name)
+        .bind(name)
+        .bind(new_registration_key())
+        .bind(secs(now))
+        .fetch_one(&mut *tx)
+        .await?;
+        let created = account(&row)?;
+        sqlx::query(
+            "INSERT INTO access_groups (account_id, name, title, parent_id) \
+             VALUES (?, 'global', 'Global access', NULL)",
+        )
+        .bind(created.id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    async fn account_by_name(&self, name: &str) -> Result<Option<Account>> {
+        sqlx::query("SELECT * FROM accounts WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(account)
+            .transpose()
+    }
+
+    async fn create_user(
+        &self,
+        account_id: i64,
+        email: &str,
+        name: &str,
+        password_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<User> {
+        let mut tx = self.write().await?;
+        let taken: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE email = ?")
+            .bind(email)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if taken.is_some() {
+            return Err(StorageError::Conflict(format!("a user with email {email} already exists")));
+        }
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO users (email, name, password_hash, created_at) VALUES (?, ?, ?, ?) \
+             RETURNING id",
+        )
+        .bind(email)
+        .bind(name)
+        .bind(password_hash)
+        .bind(secs(now))
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query("INSERT INTO account_members (account_id, user_id, is_default) VALUES (?, ?, 1)")
+            .bind(account_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(User {
+            id,
+            email: email.to_owned(),
+            name: name.to_owned(),
+        })
+    }
+
+    async fn credentials(&self, email: &str) -> Result<Option<Credentials>> {
+        let row = sqlx::query("SELECT id, email, name, password_hash FROM users WHERE email = ?")
+            .bind(email)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| {
+            Ok(Credentials {
+                user: User {
+                    id: row.try_get("id")?,
+                    email: row.try_get("email")?,
+                    name: row.try_get("name")?,
+                },
+                password_hash: row.try_get("password_hash")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn memberships(&self, user_id: i64) -> Result<Vec<Membership>> {
+        let rows = sqlx::query(
+            "SELECT a.*, m.is_default FROM account_members m \
+             JOIN accounts a ON a.id = m.account_id WHERE m.user_id = ? ORDER BY a.id",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Membership {
+                    account: account(row)?,
+                    is_default: row.try_get("is_default")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn access_groups(&self, account_id: i64) -> Result<Vec<AccessGroup>> {
+        let rows = sqlx::query(
+            "SELECT g.id, g.name, g.title, p.name AS parent FROM access_groups g \
+             LEFT JOIN access_groups p ON p.id = g.parent_id \
+             WHERE g.account_id = ? ORDER BY g.parent_id IS NOT NULL, g.id",
+        )
+        .bind(account_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(AccessGroup {
+                    id: row.try_get("id")?,
+                    name: row.try_get("name")?,
+                    title: row.try_get("title")?,
+                    parent: row.try_get("parent")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn create_access_group(
+        &self,
+        account_id: i64,
+        name: &str,
+        title: &str,
+        parent: &str,
+    ) -> Result<AccessGroup> {
+        let mut tx = self.write().await?;
+        let parent_id = access_group_id(&mut tx, account_id, parent).await?;
+        let taken: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM access_groups WHERE account_id = ? AND name = ?")
+                .bind(account_id)
+                .bind(name)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if taken.is_some() {
+            return Err(StorageError::Conflict(format!("access group `{name}` already exists")));
+        }
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO access_groups (account_id, name, title, parent_id) VALUES (?, ?, ?, ?) \
+             RETURNING id",
+        )
+        .bind(account_id)
+        .bind(name)
+        .bind(title)
+        .bind(parent_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(AccessGroup {
+            id,
+            name: name.to_owned(),
+            title: title.to_owned(),
+            parent: Some(parent.to_owned()),
+        })
+    }
+
+    async fn create_profile(&self, new: &NewProfile, max_active: i64) -> Result<ProfileRecord> {
+        let mut tx = self.write().await?;
+        let active: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM security_profiles WHERE account_id = ? AND status = 'active'",
+        )
+        .bind(new.account_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if active >= max_active {
+            return Err(StorageError::ActiveProfileLimit { limit: max_active });
+        }
+        let group_id = access_group_id(&mut tx, new.account_id, &new.access_group).await?;
+        let taken: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM security_profiles WHERE account_id = ? \
+             AND (name = ? OR substr(name, 1, ?) = ?)",
+        )
+        .bind(new.account_id)
+        .bind(&new.name)
+        .bind(new.name.len() as i64 + 1)
+        .bind(format!("{}-", new.name))
+        .fetch_all(&mut *tx)
+        .await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO security_profiles (account_id, name, title, title_folded, benchmark, \
+             mode, schedule, start_date, access_group_id, all_computers, tags, \
+             restart_deliver_delay, restart_deliver_delay_window, retention_period, status, \
+             next_run_time, tailoring_file_uri, creation_time, modification_time) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(new.account_id)
+        .bind(free_name(&new.name, &taken))
+        .bind(&new.title)
+        .bind(new.title.to_lowercase())
+        .bind(&new.benchmark)
+        .bind(&new.mode)
+        .bind(&new.schedule)
+        .bind(secs(new.start_date))
+        .bind(group_id)
+        .bind(new.all_computers)
+        .bind(encode_tags(&new.tags))
+        .bind(new.restart_deliver_delay)
+        .bind(new.restart_deliver_delay_window)
+        .bind(new.retention_period)
+        .bind(new.next_run_time.map(secs))
+        .bind(&new.tailoring_file_uri)
+        .bind(secs(new.now))
+        .bind(secs(new.now))
+        .fetch_one(&mut *tx)
+        .await?;
+        let created = profile_in(&mut tx, new.account_id, id)
+            .await?
+            .ok_or(StorageError::NotFound)?;
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    async fn profile(&self, account_id: i64, id: i64) -> Result<Option<ProfileRecord>> {
+        let mut conn = self.pool.acquire().await?;
+        profile_in(&mut conn, account_id, id).await
+    }
+
+    async fn list_profiles(
+        &self,
+        account_id: i64,
+        filter: &ProfileFilter,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Page<ProfileRecord>> {
+        let mut count = QueryBuilder::new("SELECT count(*) FROM security_profiles p");
+        push_filter(&mut count, account_id, filter);
+        let count: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
+        let mut select = QueryBuilder::new(PROFILE_SELECT);
+        push_filter(&mut select, account_id, filter);
+        select
+            .push(" ORDER BY p.id LIMIT ")
+            .push_bind(limit)
+            .push(" OFFSET ")
+            .push_bind(offset);
+        let rows = select.build().fetch_all(&self.pool).await?;
+        let results = rows.iter().map(profile).collect::<Result<_>>()?;
+        Ok(Page { count, results })
+    }
+
+    async fn update_profile(
+        &self,
+        account_id: i64,
+        id: i64,
+        changes: &ProfileChanges,
+        now: DateTime<Utc>,
+    ) -> Result<ProfileRecord> {
+        let mut tx = self.write().await?;
+        let current = profile_in(&mut tx, account_id, id)
+            .await?
+            .ok_or(StorageError::NotFound)?;
+        if current.status != "active" {
+            return Err(StorageError::Archived);
+        }
+        if changes.is_empty() {
+            return Ok(current);
+        }
+        let mut update = QueryBuilder::<Sqlite>::new("UPDATE security_profiles SET modification_time = ");
+        update.push_bind(secs(now));
+        if let Some(title) = &changes.title {
+            update.push(", title = ").push_bind(title.clone());
+            update.push(", title_folded = ").push_bind(title.to_lowercase());
+        }
+        if let Some((schedule, next_run_time)) = &changes.schedule {
+            update.push(", schedule = ").push_bind(schedule.clone());
+            update.push(", next_run_time = ").push_bind(next_run_time.map(secs));
+        }
+        if let Some(tags) = &changes.tags {
+            update.push(", tags = ").push_bind(encode_tags(tags));
+        }
+        if let Some(all_computers) = changes.all_computers {
+            update.push(", all_computers = ").push_bind(all_computers);
+        }
+        if let Some(group) = &changes.access_group {
+            let group_id = access_group_id(&mut tx, account_id, group).await?;
+            update.push(", access_group_id = ").push_bind(group_id);
+        }
+        if let Some(delay) = changes.restart_deliver_delay {
+            update.push(", restart_deliver_delay = ").push_bind(delay);
+        }
+        if let Some(window) = changes.restart_deliver_delay_window {
+            update.push(", restart_deliver_delay_window = ").push_bind(window);
+        }
+        update.push(" WHERE id = ").push_bind(id);
+        update.build().execute(&mut *tx).await?;
+        let updated = profile_in(&mut tx, account_id, id)
+            .await?
+            .ok_or(StorageError::NotFound)?;
+        tx.commit().await?;
+        Ok(updated)
+    }
+
+    async fn archive_profile(
+        &self,
+        account_id: i64,
+        id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<ProfileRecord> {
+        let mut tx = self.write().await?;
+        sqlx::query(
+            "UPDATE security_profiles SET status = 'archived', next_run_time = NULL, \
+             modification_time = ? WHERE account_id = ? AND id = ? AND status = 'active'",
+        )
+        .bind(secs(now))
+        .bind(account_id)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        let archived = profile_in(&mut tx, account_id, id)
+            .await?
+            .ok_or(StorageError::NotFound)?;
+        tx.commit().await?;
+        Ok(archived)
+    }
+}
