@@ -2,4 +2,6 @@
 //! values that can only be valid. Nothing here does I/O.
 #![forbid(unsafe_code)]
 
+pub mod profile;
 pub mod schedule;
+pub mod time;

@@ -120,7 +120,11 @@ impl ProfileName {
         }
         slug.truncate(100);
         let slug = slug.trim_end_matches('-');
-        Self(if slug.is_empty() { "profile".into() } else { slug.into() })
+        Self(if slug.is_empty() {
+            "profile".into()
+        } else {
+            slug.into()
+        })
     }
 
     /// The name with a numeric suffix, for a title whose slug another profile of the account
@@ -169,7 +173,9 @@ impl Tags {
         for tag in tags {
             let tag = tag.as_ref();
             let valid = (1..=64).contains(&tag.len())
-                && tag.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+                && tag
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
             if !valid {
                 return Err(format!(
                     "tag `{}` is not valid: a tag is 1 to 64 letters, digits, `-`, `_` or `.`",
@@ -260,12 +266,17 @@ mod tests {
     use super::*;
 
     fn slug(title: &str) -> String {
-        ProfileName::from_title(&Title::parse(title).unwrap()).as_str().to_owned()
+        ProfileName::from_title(&Title::parse(title).unwrap())
+            .as_str()
+            .to_owned()
     }
 
     #[test]
     fn slugs_are_lower_case_words_joined_by_dashes() {
-        assert_eq!(slug("Macrodata Refinement Terminals"), "macrodata-refinement-terminals");
+        assert_eq!(
+            slug("Macrodata Refinement Terminals"),
+            "macrodata-refinement-terminals"
+        );
         assert_eq!(slug("HAL 9000"), "hal-9000");
         assert_eq!(slug("  --Web  servers (prod)!! "), "web-servers-prod");
         assert_eq!(slug("CIS_L1 / DMZ"), "cis-l1-dmz");
@@ -307,9 +318,20 @@ mod tests {
 
     #[test]
     fn unknown_benchmarks_are_refused_with_the_valid_names() {
-        for bad in ["", "cis", "CIS_LEVEL1_SERVER", "cis_level3_server", "stig-v", "stig-vx1", "stig-v1/../x"] {
+        for bad in [
+            "",
+            "cis",
+            "CIS_LEVEL1_SERVER",
+            "cis_level3_server",
+            "stig-v",
+            "stig-vx1",
+            "stig-v1/../x",
+        ] {
             let err = Benchmark::parse(bad).unwrap_err();
-            assert!(err.contains("cis_level1_server, cis_level1_workstation"), "{err}");
+            assert!(
+                err.contains("cis_level1_server, cis_level1_workstation"),
+                "{err}"
+            );
         }
     }
 
@@ -317,7 +339,10 @@ mod tests {
     fn modes_accept_both_spellings_and_answer_with_the_first() {
         assert_eq!(Mode::parse("audit"), Ok(Mode::Audit));
         assert_eq!(Mode::parse("audit-fix").unwrap().as_str(), "fix-audit");
-        assert_eq!(Mode::parse("audit-fix-restart").unwrap().as_str(), "fix-restart-audit");
+        assert_eq!(
+            Mode::parse("audit-fix-restart").unwrap().as_str(),
+            "fix-restart-audit"
+        );
         assert!(Mode::parse("fix").is_err());
         assert!(Mode::parse("AUDIT").is_err());
     }
@@ -334,9 +359,15 @@ mod tests {
 
     #[test]
     fn numbers_out_of_range_name_the_field() {
-        assert_eq!(in_range("restart_deliver_delay", 2, &RESTART_DELAY_HOURS), Ok(2));
+        assert_eq!(
+            in_range("restart_deliver_delay", 2, &RESTART_DELAY_HOURS),
+            Ok(2)
+        );
         let err = in_range("restart_deliver_delay", -1, &RESTART_DELAY_HOURS).unwrap_err();
-        assert!(err.contains("restart_deliver_delay") && err.contains("-1"), "{err}");
+        assert!(
+            err.contains("restart_deliver_delay") && err.contains("-1"),
+            "{err}"
+        );
         assert!(in_range("retention_period", 0, &RETENTION_DAYS).is_err());
     }
 }

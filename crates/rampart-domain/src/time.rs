@@ -26,7 +26,10 @@ pub fn parse_input_time(text: &str) -> Result<InputTime, TimeError> {
     }
     if let Ok(date) = NaiveDate::parse_from_str(trimmed, "%Y-%m-%d") {
         let at = date.and_hms_opt(0, 0, 0).ok_or_else(bad)?.and_utc();
-        return Ok(InputTime { at, bare_date: true });
+        return Ok(InputTime {
+            at,
+            bare_date: true,
+        });
     }
     let at = parse_date_time(trimmed).ok_or_else(bad)?;
     Ok(InputTime {
@@ -85,7 +88,10 @@ pub mod serde_time {
         use chrono::{DateTime, Utc};
         use serde::Serializer;
 
-        pub fn serialize<S: Serializer>(at: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+        pub fn serialize<S: Serializer>(
+            at: &Option<DateTime<Utc>>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
             match at {
                 Some(at) => s.serialize_str(&super::super::format_time(*at)),
                 None => s.serialize_none(),
@@ -107,8 +113,16 @@ mod tests {
     fn every_documented_input_form_is_read_as_utc() {
         let cases = [
             ("2025-03-29T12:00:00Z", utc(2025, 3, 29, 12, 0, 0), false),
-            ("2025-03-29T14:00:00+02:00", utc(2025, 3, 29, 12, 0, 0), false),
-            ("2025-03-29T12:00:00.987Z", utc(2025, 3, 29, 12, 0, 0), false),
+            (
+                "2025-03-29T14:00:00+02:00",
+                utc(2025, 3, 29, 12, 0, 0),
+                false,
+            ),
+            (
+                "2025-03-29T12:00:00.987Z",
+                utc(2025, 3, 29, 12, 0, 0),
+                false,
+            ),
             ("2025-02-28T12:34Z", utc(2025, 2, 28, 12, 34, 0), false),
             ("2025-02-28T12:34+01:00", utc(2025, 2, 28, 11, 34, 0), false),
             ("2025-02-28T12:34:56", utc(2025, 2, 28, 12, 34, 56), false),
@@ -117,15 +131,27 @@ mod tests {
             ("2024-02-29", utc(2024, 2, 29, 0, 0, 0), true),
         ];
         for (text, at, bare_date) in cases {
-            assert_eq!(parse_input_time(text), Ok(InputTime { at, bare_date }), "{text}");
+            assert_eq!(
+                parse_input_time(text),
+                Ok(InputTime { at, bare_date }),
+                "{text}"
+            );
         }
     }
 
     #[test]
     fn impossible_or_malformed_times_are_refused_with_the_text() {
         for text in [
-            "", "tomorrow", "2025-02-30", "2023-02-29", "2025-13-01", "2025-03-29T25:00Z",
-            "2025/03/29", "1743249600", "2025-03-29T12", "2025-03-29T12:00:00+25:00",
+            "",
+            "tomorrow",
+            "2025-02-30",
+            "2023-02-29",
+            "2025-13-01",
+            "2025-03-29T25:00Z",
+            "2025/03/29",
+            "1743249600",
+            "2025-03-29T12",
+            "2025-03-29T12:00:00+25:00",
         ] {
             let err = parse_input_time(text).expect_err(text);
             assert!(err.to_string().contains(text), "{err}");

@@ -1,0 +1,87 @@
+//! Logging in and bearer tokens.
+
+use serde_json::json;
+
+use crate::helpers::{email, spawn_app, Backend, PASSWORD};
+use crate::on_both_backends;
+
+async fn login_answers_a_token_and_the_users_accounts(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let answer = app
+        .send(
+            reqwest::Method::POST,
+            "/api/v2/login",
+            None,
+            Some(json!({"email": email("MARK"), "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    assert_eq!(
+        answer.body["email"],
+        email("mark"),
+        "email is case-insensitive"
+    );
+    assert_eq!(answer.body["name"], "Mark S");
+    assert_eq!(answer.body["current_account"], "standalone");
+    assert_eq!(
+        answer.body["accounts"],
+        json!([{"name": "standalone", "title": "standalone", "default": true}])
+    );
+    let token = answer.body["token"].as_str().unwrap();
+    assert_eq!(token.split('.').count(), 3, "a JWT");
+    let listed = app
+        .send(
+            reqwest::Method::GET,
+            "/api/v2/security-profiles",
+            Some(token),
+            None,
+        )
+        .await;
+    assert_eq!(listed.status, 200);
+}
+
+async fn login_into_an_account_the_user_is_not_in_is_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.store
+        .ensure_account("other", chrono::Utc::now())
+        .await
+        .unwrap();
+    let answer = app
+        .send(
+            reqwest::Method::POST,
+            "/api/v2/login",
+            None,
+            Some(json!({"email": email("mark"), "password": PASSWORD, "account": "other"})),
+        )
+        .await;
+    let message = answer.assert_error(401, "InvalidCredentials");
+    assert!(message.contains("other"), "{message}");
+}
+
+async fn every_endpoint_but_login_and_the_document_needs_a_token(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for (method, path) in [
+        (reqwest::Method::GET, "/api/v2/security-profiles"),
+        (reqwest::Method::POST, "/api/v2/security-profiles"),
+        (reqwest::Method::GET, "/api/v2/security-profiles/1"),
+        (reqwest::Method::PATCH, "/api/v2/security-profiles/1"),
+        (reqwest::Method::POST, "/api/v2/security-profiles/1:archive"),
+        (reqwest::Method::GET, "/api/v2/usg-profiles"),
+        (reqwest::Method::GET, "/api/v2/access-groups"),
+        (reqwest::Method::POST, "/api/v2/access-groups"),
+    ] {
+        let answer = app.send(method.clone(), path, None, Some(json!({}))).await;
+        assert_eq!(answer.status, 401, "{method} {path}");
+        assert_eq!(answer.body["error"], "Unauthorized", "{method} {path}");
+    }
+    let document = app
+        .send(reqwest::Method::GET, "/api/v2/openapi.json", None, None)
+        .await;
+    assert_eq!(document.status, 200);
+}
+
+on_both_backends!(
+    login_answers_a_token_and_the_users_accounts,
+    login_into_an_account_the_user_is_not_in_is_refused,
+    every_endpoint_but_login_and_the_document_needs_a_token,
+);

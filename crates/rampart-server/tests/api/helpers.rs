@@ -1,0 +1,311 @@
+//! `spawn_app()`: a real `rampart serve` on a random port with a fresh database (a temporary
+//! SQLite file, or a new PostgreSQL database when `RAMPART_TEST_POSTGRES_URL` is set), a user
+//! logged in, and a client.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use chrono::Utc;
+use rampart_server::auth;
+use rampart_server::config::{Secret, Settings};
+use rampart_server::storage::{ProfileFilter, Store};
+use serde_json::{json, Value};
+
+/// Which database a test runs on.
+#[derive(Debug, Clone)]
+pub enum Backend {
+    Sqlite,
+    Postgres(String),
+}
+
+pub const POSTGRES_VAR: &str = "RAMPART_TEST_POSTGRES_URL";
+
+impl Backend {
+    /// PostgreSQL when `RAMPART_TEST_POSTGRES_URL` is set; otherwise says the test is skipped.
+    pub fn postgres(test: &str) -> Option<Self> {
+        match std::env::var(POSTGRES_VAR) {
+            Ok(url) if !url.is_empty() => Some(Self::Postgres(url)),
+            _ => {
+                eprintln!("SKIPPED {test} on PostgreSQL: set {POSTGRES_VAR} (e.g. postgres://postgres@127.0.0.1:5432/postgres) to run it");
+                None
+            }
+        }
+    }
+}
+
+/// Runs each named `async fn name(backend: Backend)` once on SQLite and once on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(backend) = $crate::helpers::Backend::postgres(stringify!($name)) {
+                        super::$name(backend).await
+                    }
+                }
+            )*
+        }
+    };
+}
+
+/// A fresh PostgreSQL database for one test, named `rampart_test_<random>`.
+pub async fn fresh_postgres_database(admin_url: &str) -> String {
+    use sqlx::Connection;
+    let name = format!("rampart_test_{:016x}", rand::random::<u64>());
+    let mut admin = sqlx::PgConnection::connect(admin_url)
+        .await
+        .expect("RAMPART_TEST_POSTGRES_URL must reach a PostgreSQL server");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .expect("create test database");
+    let (base, _) = admin_url
+        .rsplit_once('/')
+        .expect("RAMPART_TEST_POSTGRES_URL ends with /DATABASE");
+    format!("{base}/{name}")
+}
+
+pub struct TestApp {
+    pub address: SocketAddr,
+    pub client: reqwest::Client,
+    pub token: String,
+    pub store: Arc<dyn Store>,
+    pub account_id: i64,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    _data_dir: tempfile::TempDir,
+}
+
+pub const PASSWORD: &str = "correct horse battery";
+
+/// An email address for tests (`name` at an example domain).
+pub fn email(name: &str) -> String {
+    format!("{name}{}lumon.example", '@')
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+/// Starts the server with settings changed by `tune`.
+pub async fn spawn_app_with(backend: Backend, tune: impl FnOnce(&mut Settings)) -> TestApp {
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let database_url = match &backend {
+        Backend::Sqlite => format!("sqlite://{}", data_dir.path().join("rampart.db").display()),
+        Backend::Postgres(admin) => fresh_postgres_database(admin).await,
+    };
+    let mut settings = Settings {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: data_dir.path().to_owned(),
+        database_url: Some(database_url),
+        jwt_secret: Some(Secret::new("test-secret-test-secret-test-secret-0123")),
+        ..Settings::default()
+    };
+    tune(&mut settings);
+    let state = rampart_server::startup::prepare(settings)
+        .await
+        .expect("server prepares");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let store = state.store.clone();
+    tokio::spawn(rampart_server::startup::serve(listener, state, async {
+        let _ = rx.await;
+    }));
+    let account = store
+        .ensure_account("standalone", Utc::now())
+        .await
+        .unwrap();
+    let mut app = TestApp {
+        address,
+        client: reqwest::Client::new(),
+        token: String::new(),
+        store,
+        account_id: account.id,
+        shutdown: Some(tx),
+        _data_dir: data_dir,
+    };
+    app.add_user(&email("mark"), "Mark S", "standalone").await;
+    app.token = app.login(&email("mark"), PASSWORD).await;
+    app
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// An answer: status and JSON body (`Value::Null` when the body is not JSON).
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Answer {
+    /// Asserts the documented error body with `status` and `code`, and returns the message.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: &str) -> String {
+        assert_eq!(self.status, status, "status of {:?}", self.body);
+        assert_eq!(self.body["error"], code, "code of {:?}", self.body);
+        let message = self.body["message"].as_str().expect("message is a string");
+        assert!(!message.is_empty());
+        assert_eq!(
+            self.body.as_object().unwrap().len(),
+            2,
+            "only error and message: {:?}",
+            self.body
+        );
+        message.to_owned()
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    /// Creates a user in `account` (created when missing) with the test password.
+    pub async fn add_user(&self, email: &str, name: &str, account: &str) -> i64 {
+        let account = self
+            .store
+            .ensure_account(account, Utc::now())
+            .await
+            .unwrap();
+        let hash = auth::hash_password(PASSWORD).unwrap();
+        self.store
+            .create_user(account.id, email, name, &hash, Utc::now())
+            .await
+            .unwrap()
+            .id
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> String {
+        let answer = self
+            .send(
+                reqwest::Method::POST,
+                "/api/v2/login",
+                None,
+                Some(json!({"email": email, "password": password})),
+            )
+            .await;
+        assert_eq!(answer.status, 200, "{:?}", answer.body);
+        answer.body["token"].as_str().unwrap().to_owned()
+    }
+
+    /// Sends a request with `token` (or none) and a JSON body (or none).
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        answer(request.send().await.expect("request reaches the server")).await
+    }
+
+    /// Sends raw bytes as the body, with the given content type.
+    pub async fn send_raw(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Answer {
+        let request = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(&self.token)
+            .header("content-type", content_type)
+            .body(body);
+        answer(request.send().await.expect("request reaches the server")).await
+    }
+
+    pub async fn get(&self, path: &str) -> Answer {
+        self.send(reqwest::Method::GET, path, Some(&self.token), None)
+            .await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Answer {
+        self.send(reqwest::Method::POST, path, Some(&self.token), Some(body))
+            .await
+    }
+
+    pub async fn post_empty(&self, path: &str) -> Answer {
+        self.send(reqwest::Method::POST, path, Some(&self.token), None)
+            .await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> Answer {
+        self.send(reqwest::Method::PATCH, path, Some(&self.token), Some(body))
+            .await
+    }
+
+    /// Creates a profile from `valid_profile(title)` merged with `overrides`; asserts 200.
+    pub async fn create_profile(&self, title: &str, overrides: Value) -> Value {
+        let mut body = valid_profile(title);
+        for (k, v) in overrides.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let answer = self.post("/api/v2/security-profiles", body).await;
+        assert_eq!(answer.status, 200, "{:?}", answer.body);
+        answer.body
+    }
+
+    /// Everything the profile endpoints can change in this app's account: its profiles (any
+    /// status) and access groups.
+    pub async fn snapshot(&self) -> String {
+        let profiles = self
+            .store
+            .list_profiles(self.account_id, &ProfileFilter::default(), 10_000, 0)
+            .await
+            .unwrap();
+        let groups = self.store.access_groups(self.account_id).await.unwrap();
+        format!("{profiles:?}\n{groups:?}")
+    }
+}
+
+async fn answer(response: reqwest::Response) -> Answer {
+    let status = response.status().as_u16();
+    let bytes = response.bytes().await.unwrap_or_default();
+    Answer {
+        status,
+        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    }
+}
+
+/// A valid create body with a start date a year ahead.
+pub fn valid_profile(title: &str) -> Value {
+    json!({
+        "benchmark": "cis_level1_server",
+        "mode": "audit",
+        "schedule": "RRULE:FREQ=WEEKLY",
+        "title": title,
+        "start_date": future_start(),
+    })
+}
+
+/// A whole-hour start date about a year from now, as the API prints it.
+pub fn future_start() -> String {
+    let at = Utc::now() + chrono::Duration::days(365);
+    at.format("%Y-%m-%dT%H:00:00Z").to_string()
+}

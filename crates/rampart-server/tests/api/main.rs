@@ -1,0 +1,12 @@
+//! API tests: each starts a real server on a random port with a fresh database and talks HTTP
+//! to it. Every test runs on SQLite and on PostgreSQL (`RAMPART_TEST_POSTGRES_URL`).
+
+mod helpers;
+
+mod access_groups;
+mod auth;
+mod openapi;
+mod profiles_bad_input;
+mod profiles_create;
+mod profiles_list;
+mod profiles_update;
