@@ -154,17 +154,25 @@ mod tests {
 
     #[test]
     fn a_token_names_its_caller_until_it_expires() {
-        let caller = Caller { user_id: 7, account_id: 3 };
+        let caller = Caller {
+            user_id: 7,
+            account_id: 3,
+        };
         let keys = tokens("0123456789abcdef0123456789abcdef");
         let token = keys.issue(caller, Utc::now()).unwrap();
         assert_eq!(keys.check(&token), Some(caller));
-        let old = keys.issue(caller, Utc::now() - chrono::Duration::hours(25)).unwrap();
+        let old = keys
+            .issue(caller, Utc::now() - chrono::Duration::hours(25))
+            .unwrap();
         assert_eq!(keys.check(&old), None);
     }
 
     #[test]
     fn forged_or_malformed_tokens_are_refused() {
-        let caller = Caller { user_id: 7, account_id: 3 };
+        let caller = Caller {
+            user_id: 7,
+            account_id: 3,
+        };
         let forged = tokens("another secret of at least 32 chars!!")
             .issue(caller, Utc::now())
             .unwrap();
@@ -187,7 +195,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join("jwt-secret")).unwrap().permissions().mode();
+            let mode = std::fs::metadata(dir.path().join("jwt-secret"))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
     }

@@ -13,7 +13,11 @@ use crate::startup;
 use crate::storage::{self, StorageError};
 
 #[derive(Debug, Parser)]
-#[command(name = "rampart", version, about = "Compliance audits for a fleet of Ubuntu machines")]
+#[command(
+    name = "rampart",
+    version,
+    about = "Compliance audits for a fleet of Ubuntu machines"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -139,9 +143,15 @@ async fn admin(command: AdminCommand) -> anyhow::Result<()> {
             let store = open(&settings).await?;
             let account = store.ensure_account(account.trim(), Utc::now()).await?;
             let hash = auth::hash_password(&password)?;
-            match store.create_user(account.id, &email, &name, &hash, Utc::now()).await {
+            match store
+                .create_user(account.id, &email, &name, &hash, Utc::now())
+                .await
+            {
                 Ok(user) => {
-                    println!("created user {} ({}) in account {}", user.email, user.name, account.name);
+                    println!(
+                        "created user {} ({}) in account {}",
+                        user.email, user.name, account.name
+                    );
                     Ok(())
                 }
                 Err(StorageError::Conflict(message)) => bail!("{message}; nothing was changed"),
@@ -156,7 +166,9 @@ async fn admin(command: AdminCommand) -> anyhow::Result<()> {
                     println!("{}", account.registration_key);
                     Ok(())
                 }
-                None => bail!("there is no account `{account}`; `rampart admin create-user` creates it"),
+                None => {
+                    bail!("there is no account `{account}`; `rampart admin create-user` creates it")
+                }
             }
         }
     }
@@ -165,9 +177,8 @@ async fn admin(command: AdminCommand) -> anyhow::Result<()> {
 async fn open(settings: &Settings) -> anyhow::Result<std::sync::Arc<dyn storage::Store>> {
     let url = settings.database_url();
     if url.starts_with("sqlite:") {
-        std::fs::create_dir_all(&settings.data_dir).with_context(|| {
-            format!("cannot create data dir {}", settings.data_dir.display())
-        })?;
+        std::fs::create_dir_all(&settings.data_dir)
+            .with_context(|| format!("cannot create data dir {}", settings.data_dir.display()))?;
     }
     storage::open(&url)
         .await

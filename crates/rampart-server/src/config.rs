@@ -171,7 +171,11 @@ impl Settings {
         if !(1..=36_500).contains(&self.retention_period_days) {
             bail!("retention_period_days must be between 1 and 36500");
         }
-        if self.jwt_secret.as_ref().is_some_and(|s| s.expose().len() < 32) {
+        if self
+            .jwt_secret
+            .as_ref()
+            .is_some_and(|s| s.expose().len() < 32)
+        {
             bail!("jwt_secret must be at least 32 characters");
         }
         if let Some(url) = &self.public_url {
@@ -184,9 +188,9 @@ impl Settings {
 
     /// The database URL in force: the configured one, else the SQLite file in the data dir.
     pub fn database_url(&self) -> String {
-        self.database_url.clone().unwrap_or_else(|| {
-            format!("sqlite://{}", self.data_dir.join("rampart.db").display())
-        })
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("rampart.db").display()))
     }
 }
 
@@ -196,8 +200,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let vars: HashMap<String, String> =
-            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |name| vars.get(name).cloned()
     }
 
@@ -205,7 +211,10 @@ mod tests {
     fn defaults_put_everything_under_the_data_dir() {
         let settings = Settings::load(&Overrides::default(), env(&[])).unwrap();
         assert_eq!(settings.listen.to_string(), "127.0.0.1:8080");
-        assert_eq!(settings.database_url(), "sqlite://./rampart-data/rampart.db");
+        assert_eq!(
+            settings.database_url(),
+            "sqlite://./rampart-data/rampart.db"
+        );
         assert_eq!(settings.max_active_profiles, 5);
         assert_eq!(settings.max_instances_per_profile, 5000);
         assert_eq!(settings.retention_period_days, 730);
@@ -215,7 +224,11 @@ mod tests {
     fn file_then_environment_then_flags_each_win() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("rampart.toml");
-        std::fs::write(&file, "listen = \"0.0.0.0:9000\"\nmax_active_profiles = 7\ndata_dir = \"/srv/a\"\n").unwrap();
+        std::fs::write(
+            &file,
+            "listen = \"0.0.0.0:9000\"\nmax_active_profiles = 7\ndata_dir = \"/srv/a\"\n",
+        )
+        .unwrap();
         let overrides = Overrides {
             config: Some(file),
             data_dir: Some("/srv/c".into()),
@@ -223,7 +236,10 @@ mod tests {
         };
         let settings = Settings::load(
             &overrides,
-            env(&[("RAMPART_LISTEN", "127.0.0.1:9001"), ("RAMPART_DATA_DIR", "/srv/b")]),
+            env(&[
+                ("RAMPART_LISTEN", "127.0.0.1:9001"),
+                ("RAMPART_DATA_DIR", "/srv/b"),
+            ]),
         )
         .unwrap();
         assert_eq!(settings.listen.to_string(), "127.0.0.1:9001");
@@ -236,7 +252,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("rampart.toml");
         std::fs::write(&file, "listne = \"0.0.0.0:9000\"\n").unwrap();
-        let overrides = Overrides { config: Some(file), ..Overrides::default() };
+        let overrides = Overrides {
+            config: Some(file),
+            ..Overrides::default()
+        };
         let err = format!("{:#}", Settings::load(&overrides, env(&[])).unwrap_err());
         assert!(err.contains("listne"), "{err}");
         let err = Settings::load(&Overrides::default(), env(&[("RAMPART_LISTEN", "nowhere")]))

@@ -17,9 +17,8 @@ use crate::storage;
 pub async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
     let url = settings.database_url();
     if url.starts_with("sqlite:") || settings.jwt_secret.is_none() {
-        std::fs::create_dir_all(&settings.data_dir).with_context(|| {
-            format!("cannot create data dir {}", settings.data_dir.display())
-        })?;
+        std::fs::create_dir_all(&settings.data_dir)
+            .with_context(|| format!("cannot create data dir {}", settings.data_dir.display()))?;
     }
     let store = storage::open(&url)
         .await
@@ -81,8 +80,14 @@ mod tests {
 
     #[test]
     fn passwords_in_database_urls_are_hidden() {
-        assert_eq!(redact("postgres://u:pw@127.0.0.1/db"), "postgres://u:****@127.0.0.1/db");
+        assert_eq!(
+            redact("postgres://u:pw@127.0.0.1/db"),
+            "postgres://u:****@127.0.0.1/db"
+        );
         assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
-        assert_eq!(redact("sqlite://./rampart-data/rampart.db"), "sqlite://./rampart-data/rampart.db");
+        assert_eq!(
+            redact("sqlite://./rampart-data/rampart.db"),
+            "sqlite://./rampart-data/rampart.db"
+        );
     }
 }

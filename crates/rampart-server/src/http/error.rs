@@ -95,9 +95,11 @@ impl ApiError {
                 "this method is not allowed on this path".into(),
             ),
             Self::Conflict { code, message } => (StatusCode::CONFLICT, code, message.clone()),
-            Self::PayloadTooLarge(message) => {
-                (StatusCode::PAYLOAD_TOO_LARGE, "PayloadTooLarge", message.clone())
-            }
+            Self::PayloadTooLarge(message) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PayloadTooLarge",
+                message.clone(),
+            ),
             Self::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "InternalError",
@@ -115,9 +117,10 @@ impl IntoResponse for ApiError {
         let (status, error, message) = self.parts();
         let mut response = (status, Json(ErrorBody { error, message })).into_response();
         if status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
         }
         response
     }

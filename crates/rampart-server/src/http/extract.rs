@@ -41,7 +41,10 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
             Ok(Value::Object(map)) => Ok(Self(map)),
             Ok(other) => Err(ApiError::BadRequest {
                 code: "InvalidJson",
-                message: format!("the request body must be a JSON object, not {}", kind(&other)),
+                message: format!(
+                    "the request body must be a JSON object, not {}",
+                    kind(&other)
+                ),
             }),
             Err(e) => Err(ApiError::BadRequest {
                 code: "InvalidJson",
@@ -102,10 +105,16 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
 impl QueryParams {
     /// The value of `name`, if given once; given twice is an error.
     pub fn single(&self, name: &str) -> Result<Option<&str>, ApiError> {
-        let mut values = self.0.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        let mut values = self
+            .0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str());
         let first = values.next();
         if values.next().is_some() {
-            return Err(ApiError::parameter(format!("`{name}` is given more than once")));
+            return Err(ApiError::parameter(format!(
+                "`{name}` is given more than once"
+            )));
         }
         Ok(first)
     }

@@ -12,8 +12,8 @@ mod profiles;
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, FromRequestParts};
-use axum::http::request::Parts;
 use axum::http::header;
+use axum::http::request::Parts;
 use axum::Router;
 
 pub use openapi::ApiDoc;
@@ -60,10 +60,11 @@ impl FromRequestParts<AppState> for Caller {
             .and_then(|v| v.split_once(' '))
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, token)| token.trim())
-            .ok_or_else(|| ApiError::unauthorized("the Authorization header must be `Bearer <token>`"))?;
-        state
-            .tokens
-            .check(token)
-            .ok_or_else(|| ApiError::unauthorized("the token is invalid or has expired; log in again"))
+            .ok_or_else(|| {
+                ApiError::unauthorized("the Authorization header must be `Bearer <token>`")
+            })?;
+        state.tokens.check(token).ok_or_else(|| {
+            ApiError::unauthorized("the token is invalid or has expired; log in again")
+        })
     }
 }

@@ -53,5 +53,8 @@ impl Modify for BearerAuth {
 }
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v2/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
+    Router::new().route(
+        "/api/v2/openapi.json",
+        get(|| async { Json(ApiDoc::openapi()) }),
+    )
 }

@@ -291,7 +291,10 @@ mod tests {
         assert_eq!(free_name("web", &taken(&[])), "web");
         assert_eq!(free_name("web", &taken(&["web-servers"])), "web");
         assert_eq!(free_name("web", &taken(&["web"])), "web-2");
-        assert_eq!(free_name("web", &taken(&["web", "web-2", "web-4"])), "web-3");
+        assert_eq!(
+            free_name("web", &taken(&["web", "web-2", "web-4"])),
+            "web-3"
+        );
     }
 
     #[test]

@@ -413,7 +413,9 @@ impl Store for PgStore {
         update.push_bind(now);
         if let Some(title) = &changes.title {
             update.push(", title = ").push_bind(title.clone());
-            update.push(", title_folded = ").push_bind(title.to_lowercase());
+            update
+                .push(", title_folded = ")
+                .push_bind(title.to_lowercase());
         }
         if let Some((schedule, next_run_time)) = &changes.schedule {
             update.push(", schedule = ").push_bind(schedule.clone());
@@ -433,7 +435,9 @@ impl Store for PgStore {
             update.push(", restart_deliver_delay = ").push_bind(delay);
         }
         if let Some(window) = changes.restart_deliver_delay_window {
-            update.push(", restart_deliver_delay_window = ").push_bind(window);
+            update
+                .push(", restart_deliver_delay_window = ")
+                .push_bind(window);
         }
         update.push(" WHERE id = ").push_bind(id);
         update.build().execute(&mut *tx).await?;

@@ -214,7 +214,9 @@ impl Store for SqliteStore {
             .fetch_optional(&mut *tx)
             .await?;
         if taken.is_some() {
-            return Err(StorageError::Conflict(format!("a user with email {email} already exists")));
+            return Err(StorageError::Conflict(format!(
+                "a user with email {email} already exists"
+            )));
         }
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO users (email, name, password_hash, created_at) VALUES (?, ?, ?, ?) \
@@ -226,11 +228,13 @@ impl Store for SqliteStore {
         .bind(secs(now))
         .fetch_one(&mut *tx)
         .await?;
-        sqlx::query("INSERT INTO account_members (account_id, user_id, is_default) VALUES (?, ?, 1)")
-            .bind(account_id)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO account_members (account_id, user_id, is_default) VALUES (?, ?, 1)",
+        )
+        .bind(account_id)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(User {
             id,
@@ -312,7 +316,9 @@ impl Store for SqliteStore {
                 .fetch_optional(&mut *tx)
                 .await?;
         if taken.is_some() {
-            return Err(StorageError::Conflict(format!("access group `{name}` already exists")));
+            return Err(StorageError::Conflict(format!(
+                "access group `{name}` already exists"
+            )));
         }
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO access_groups (account_id, name, title, parent_id) VALUES (?, ?, ?, ?) \
@@ -433,15 +439,20 @@ impl Store for SqliteStore {
         if changes.is_empty() {
             return Ok(current);
         }
-        let mut update = QueryBuilder::<Sqlite>::new("UPDATE security_profiles SET modification_time = ");
+        let mut update =
+            QueryBuilder::<Sqlite>::new("UPDATE security_profiles SET modification_time = ");
         update.push_bind(secs(now));
         if let Some(title) = &changes.title {
             update.push(", title = ").push_bind(title.clone());
-            update.push(", title_folded = ").push_bind(title.to_lowercase());
+            update
+                .push(", title_folded = ")
+                .push_bind(title.to_lowercase());
         }
         if let Some((schedule, next_run_time)) = &changes.schedule {
             update.push(", schedule = ").push_bind(schedule.clone());
-            update.push(", next_run_time = ").push_bind(next_run_time.map(secs));
+            update
+                .push(", next_run_time = ")
+                .push_bind(next_run_time.map(secs));
         }
         if let Some(tags) = &changes.tags {
             update.push(", tags = ").push_bind(encode_tags(tags));
@@ -457,7 +468,9 @@ impl Store for SqliteStore {
             update.push(", restart_deliver_delay = ").push_bind(delay);
         }
         if let Some(window) = changes.restart_deliver_delay_window {
-            update.push(", restart_deliver_delay_window = ").push_bind(window);
+            update
+                .push(", restart_deliver_delay_window = ")
+                .push_bind(window);
         }
         update.push(" WHERE id = ").push_bind(id);
         update.build().execute(&mut *tx).await?;

@@ -81,6 +81,7 @@ pub struct TestApp {
     pub token: String,
     pub store: Arc<dyn Store>,
     pub account_id: i64,
+    pub settings: Arc<Settings>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     _data_dir: tempfile::TempDir,
 }
@@ -118,6 +119,7 @@ pub async fn spawn_app_with(backend: Backend, tune: impl FnOnce(&mut Settings)) 
     let address = listener.local_addr().unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let store = state.store.clone();
+    let settings = state.settings.clone();
     tokio::spawn(rampart_server::startup::serve(listener, state, async {
         let _ = rx.await;
     }));
@@ -131,6 +133,7 @@ pub async fn spawn_app_with(backend: Backend, tune: impl FnOnce(&mut Settings)) 
         token: String::new(),
         store,
         account_id: account.id,
+        settings,
         shutdown: Some(tx),
         _data_dir: data_dir,
     };

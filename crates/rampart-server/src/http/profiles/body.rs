@@ -245,7 +245,9 @@ fn parse_tags(tags: &[String]) -> Result<Vec<String>, ApiError> {
 
 fn parse_group(name: &str) -> Result<String, ApiError> {
     if name.is_empty() || name.len() > 255 {
-        return Err(ApiError::invalid("`access_group` must be 1 to 255 characters"));
+        return Err(ApiError::invalid(
+            "`access_group` must be 1 to 255 characters",
+        ));
     }
     Ok(name.to_owned())
 }

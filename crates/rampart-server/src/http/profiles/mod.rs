@@ -23,7 +23,10 @@ pub fn router(base: &str) -> Router<AppState> {
     Router::new()
         .route(base, get(list).post(create))
         // `POST …/<id>:archive` is one path segment, so actions are told apart by its suffix.
-        .route(&format!("{base}/{{target}}"), get(read).patch(update).post(act))
+        .route(
+            &format!("{base}/{{target}}"),
+            get(read).patch(update).post(act),
+        )
 }
 
 /// The id in a `…/<id>` path; anything else names no profile.
@@ -31,7 +34,12 @@ fn profile_id(text: &str) -> Result<i64, ApiError> {
     text.parse::<i64>()
         .ok()
         .filter(|id| *id > 0)
-        .ok_or_else(|| ApiError::not_found(format!("no security profile `{}`", rampart_domain::profile::shorten(text))))
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "no security profile `{}`",
+                rampart_domain::profile::shorten(text)
+            ))
+        })
 }
 
 fn missing(id: i64) -> ApiError {
@@ -88,7 +96,9 @@ pub async fn list(
     }
     let search = query.single("search")?.filter(|s| !s.is_empty());
     if search.is_some_and(|s| s.chars().count() > 255) {
-        return Err(ApiError::parameter("`search` must be at most 255 characters"));
+        return Err(ApiError::parameter(
+            "`search` must be at most 255 characters",
+        ));
     }
     let filter = ProfileFilter {
         search: search.map(str::to_lowercase),
@@ -100,11 +110,21 @@ pub async fn list(
         .store
         .list_profiles(caller.account_id, &filter, paging.limit, paging.offset)
         .await?;
-    let (next, previous) =
-        paging.links(page.count, page.results.len(), &query, &uri, &headers, &state.settings);
+    let (next, previous) = paging.links(
+        page.count,
+        page.results.len(),
+        &query,
+        &uri,
+        &headers,
+        &state.settings,
+    );
     Ok(Json(ProfileList {
         count: page.count,
-        results: page.results.into_iter().map(SecurityProfile::from).collect(),
+        results: page
+            .results
+            .into_iter()
+            .map(SecurityProfile::from)
+            .collect(),
         next,
         previous,
     }))
@@ -190,7 +210,10 @@ pub async fn update(
     JsonObject(body): JsonObject,
 ) -> Result<Json<SecurityProfile>, ApiError> {
     let id = profile_id(&target)?;
-    if let Some(field) = body.keys().find(|k| body::NOT_EDITABLE.contains(&k.as_str())) {
+    if let Some(field) = body
+        .keys()
+        .find(|k| body::NOT_EDITABLE.contains(&k.as_str()))
+    {
         return Err(ApiError::BadRequest {
             code: "NotEditable",
             message: format!(
@@ -229,7 +252,11 @@ pub async fn update(
     ),
     security(("bearer" = []))
 )]
-pub async fn archive(state: AppState, caller: Caller, id: i64) -> Result<Json<SecurityProfile>, ApiError> {
+pub async fn archive(
+    state: AppState,
+    caller: Caller,
+    id: i64,
+) -> Result<Json<SecurityProfile>, ApiError> {
     let now = rampart_domain::time::whole_seconds(Utc::now());
     let archived = state
         .store
