@@ -26,6 +26,10 @@ impl Backend {
         match std::env::var(POSTGRES_VAR) {
             Ok(url) if !url.is_empty() => Some(Self::Postgres(url)),
             _ => {
+                assert!(
+                    std::env::var("CI").is_err(),
+                    "CI must run the PostgreSQL tests: set {POSTGRES_VAR}"
+                );
                 eprintln!("SKIPPED {test} on PostgreSQL: set {POSTGRES_VAR} (e.g. postgres://postgres@127.0.0.1:5432/postgres) to run it");
                 None
             }
