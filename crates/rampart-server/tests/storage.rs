@@ -28,10 +28,10 @@ async fn postgres(test: &str) -> Option<Fresh> {
     use sqlx::Connection;
     let Ok(admin_url) = std::env::var(POSTGRES_VAR) else {
         assert!(
-                    std::env::var("CI").is_err(),
-                    "CI must run the PostgreSQL tests: set {POSTGRES_VAR}"
-                );
-                eprintln!("SKIPPED {test} on PostgreSQL: set {POSTGRES_VAR} to run it");
+            std::env::var("CI").is_err(),
+            "CI must run the PostgreSQL tests: set {POSTGRES_VAR}"
+        );
+        eprintln!("SKIPPED {test} on PostgreSQL: set {POSTGRES_VAR} to run it");
         return None;
     };
     let name = format!("rampart_test_{:016x}", rand::random::<u64>());
