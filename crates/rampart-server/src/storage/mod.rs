@@ -172,12 +172,15 @@ pub struct Page<T> {
     pub results: Vec<T>,
 }
 
-/// Everything rampart keeps in its database.
-#[async_trait]
-pub trait Store: Send + Sync + 'static {
+/// Everything rampart keeps in its database: one implementation per backend.
+pub trait Store: Accounts + Profiles + Send + Sync + 'static {
     /// The backend's name for logs: `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
+}
 
+/// Accounts, users and access groups.
+#[async_trait]
+pub trait Accounts {
     /// The account named `name`, created with its `global` access group and a fresh
     /// registration key when missing.
     async fn ensure_account(&self, name: &str, now: DateTime<Utc>) -> Result<Account>;
@@ -206,7 +209,11 @@ pub trait Store: Send + Sync + 'static {
         title: &str,
         parent: &str,
     ) -> Result<AccessGroup>;
+}
 
+/// Security profiles.
+#[async_trait]
+pub trait Profiles {
     /// `ActiveProfileLimit` when the account already has `max_active` active profiles,
     /// `UnknownAccessGroup` when the group is missing.
     async fn create_profile(&self, new: &NewProfile, max_active: i64) -> Result<ProfileRecord>;

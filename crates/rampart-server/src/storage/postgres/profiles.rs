@@ -1,48 +1,13 @@
-//! The PostgreSQL backend, for fleets larger than one machine's disk and for several `rampart
-//! serve` replicas. Check-then-write steps lock the row they depend on (`FOR UPDATE`), so
-//! replicas cannot both pass a limit.
+//! Security profiles.
 
-use std::time::Duration;
-
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgPoolOptions, PgRow};
-use sqlx::{PgPool, Postgres, QueryBuilder, Row};
-
+use super::accounts::access_group_id;
 use super::*;
-
-pub struct PgStore {
-    pool: PgPool,
-}
 
 const PROFILE_SELECT: &str = "SELECT p.id, p.account_id, p.name, p.title, p.benchmark, p.mode, \
     p.schedule, p.start_date, g.name AS access_group, p.all_computers, p.tags, \
     p.restart_deliver_delay, p.restart_deliver_delay_window, p.retention_period, p.status, \
     p.next_run_time, p.tailoring_file_uri, p.creation_time, p.modification_time \
     FROM security_profiles p JOIN access_groups g ON g.id = p.access_group_id";
-
-impl PgStore {
-    /// Connects to `postgres://…` and runs the migrations (replicas starting together are
-    /// serialized by sqlx's migration lock).
-    pub async fn open(url: &str) -> Result<Self> {
-        let pool = PgPoolOptions::new()
-            .max_connections(16)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect(url)
-            .await?;
-        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        Ok(Self { pool })
-    }
-}
-
-fn account(row: &PgRow) -> Result<Account> {
-    Ok(Account {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        title: row.try_get("title")?,
-        registration_key: row.try_get("registration_key")?,
-    })
-}
 
 fn profile(row: &PgRow) -> Result<ProfileRecord> {
     Ok(ProfileRecord {
@@ -68,19 +33,6 @@ fn profile(row: &PgRow) -> Result<ProfileRecord> {
     })
 }
 
-async fn access_group_id(
-    conn: &mut sqlx::PgConnection,
-    account_id: i64,
-    name: &str,
-) -> Result<i64> {
-    sqlx::query_scalar("SELECT id FROM access_groups WHERE account_id = $1 AND name = $2")
-        .bind(account_id)
-        .bind(name)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or_else(|| StorageError::UnknownAccessGroup(name.to_owned()))
-}
-
 async fn profile_in(
     conn: &mut sqlx::PgConnection,
     account_id: i64,
@@ -97,14 +49,6 @@ async fn profile_in(
         .as_ref()
         .map(profile)
         .transpose()
-}
-
-/// Turns a unique-constraint violation into `Conflict(message)`.
-fn conflict(error: sqlx::Error, message: impl FnOnce() -> String) -> StorageError {
-    match &error {
-        sqlx::Error::Database(db) if db.is_unique_violation() => StorageError::Conflict(message()),
-        _ => StorageError::Database(error),
-    }
 }
 
 fn push_filter(qb: &mut QueryBuilder<'_, Postgres>, account_id: i64, filter: &ProfileFilter) {
@@ -136,173 +80,7 @@ fn push_filter(qb: &mut QueryBuilder<'_, Postgres>, account_id: i64, filter: &Pr
 }
 
 #[async_trait]
-impl Store for PgStore {
-    fn backend(&self) -> &'static str {
-        "postgres"
-    }
-
-    async fn ensure_account(&self, name: &str, now: DateTime<Utc>) -> Result<Account> {
-        let mut tx = self.pool.begin().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO accounts (name, title, registration_key, created_at) \
-             VALUES ($1, $1, $2, $3) ON CONFLICT (name) DO NOTHING RETURNING *",
-        )
-        .bind(name)
-        .bind(new_registration_key())
-        .bind(now)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = inserted else {
-            tx.rollback().await?;
-            let row = sqlx::query("SELECT * FROM accounts WHERE name = $1")
-                .bind(name)
-                .fetch_one(&self.pool)
-                .await?;
-            return account(&row);
-        };
-        let created = account(&row)?;
-        sqlx::query(
-            "INSERT INTO access_groups (account_id, name, title, parent_id) \
-             VALUES ($1, 'global', 'Global access', NULL)",
-        )
-        .bind(created.id)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(created)
-    }
-
-    async fn account_by_name(&self, name: &str) -> Result<Option<Account>> {
-        sqlx::query("SELECT * FROM accounts WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(account)
-            .transpose()
-    }
-
-    async fn create_user(
-        &self,
-        account_id: i64,
-        email: &str,
-        name: &str,
-        password_hash: &str,
-        now: DateTime<Utc>,
-    ) -> Result<User> {
-        let mut tx = self.pool.begin().await?;
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO users (email, name, password_hash, created_at) VALUES ($1, $2, $3, $4) \
-             RETURNING id",
-        )
-        .bind(email)
-        .bind(name)
-        .bind(password_hash)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(|e| conflict(e, || format!("a user with email {email} already exists")))?;
-        sqlx::query(
-            "INSERT INTO account_members (account_id, user_id, is_default) VALUES ($1, $2, TRUE)",
-        )
-        .bind(account_id)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(User {
-            id,
-            email: email.to_owned(),
-            name: name.to_owned(),
-        })
-    }
-
-    async fn credentials(&self, email: &str) -> Result<Option<Credentials>> {
-        let row = sqlx::query("SELECT id, email, name, password_hash FROM users WHERE email = $1")
-            .bind(email)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|row| {
-            Ok(Credentials {
-                user: User {
-                    id: row.try_get("id")?,
-                    email: row.try_get("email")?,
-                    name: row.try_get("name")?,
-                },
-                password_hash: row.try_get("password_hash")?,
-            })
-        })
-        .transpose()
-    }
-
-    async fn memberships(&self, user_id: i64) -> Result<Vec<Membership>> {
-        let rows = sqlx::query(
-            "SELECT a.*, m.is_default FROM account_members m \
-             JOIN accounts a ON a.id = m.account_id WHERE m.user_id = $1 ORDER BY a.id",
-        )
-        .bind(user_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(Membership {
-                    account: account(row)?,
-                    is_default: row.try_get("is_default")?,
-                })
-            })
-            .collect()
-    }
-
-    async fn access_groups(&self, account_id: i64) -> Result<Vec<AccessGroup>> {
-        let rows = sqlx::query(
-            "SELECT g.id, g.name, g.title, p.name AS parent FROM access_groups g \
-             LEFT JOIN access_groups p ON p.id = g.parent_id \
-             WHERE g.account_id = $1 ORDER BY g.parent_id IS NOT NULL, g.id",
-        )
-        .bind(account_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(AccessGroup {
-                    id: row.try_get("id")?,
-                    name: row.try_get("name")?,
-                    title: row.try_get("title")?,
-                    parent: row.try_get("parent")?,
-                })
-            })
-            .collect()
-    }
-
-    async fn create_access_group(
-        &self,
-        account_id: i64,
-        name: &str,
-        title: &str,
-        parent: &str,
-    ) -> Result<AccessGroup> {
-        let mut tx = self.pool.begin().await?;
-        let parent_id = access_group_id(&mut tx, account_id, parent).await?;
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO access_groups (account_id, name, title, parent_id) \
-             VALUES ($1, $2, $3, $4) RETURNING id",
-        )
-        .bind(account_id)
-        .bind(name)
-        .bind(title)
-        .bind(parent_id)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(|e| conflict(e, || format!("access group `{name}` already exists")))?;
-        tx.commit().await?;
-        Ok(AccessGroup {
-            id,
-            name: name.to_owned(),
-            title: title.to_owned(),
-            parent: Some(parent.to_owned()),
-        })
-    }
-
+impl Profiles for PgStore {
     async fn create_profile(&self, new: &NewProfile, max_active: i64) -> Result<ProfileRecord> {
         let mut tx = self.pool.begin().await?;
         // The account row is the lock that serializes profile creation within an account.

@@ -1,0 +1,56 @@
+//! The PostgreSQL backend, for fleets larger than one machine's disk and for several `rampart
+//! serve` replicas. Check-then-write steps lock the row they depend on (`FOR UPDATE`), so
+//! replicas cannot both pass a limit.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgPoolOptions, PgRow};
+use sqlx::{PgPool, Postgres, QueryBuilder, Row};
+
+use super::*;
+
+mod accounts;
+mod profiles;
+
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects to `postgres://…` and runs the migrations (replicas starting together are
+    /// serialized by sqlx's migration lock).
+    pub async fn open(url: &str) -> Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await?;
+        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        Ok(Self { pool })
+    }
+}
+
+fn account(row: &PgRow) -> Result<Account> {
+    Ok(Account {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        title: row.try_get("title")?,
+        registration_key: row.try_get("registration_key")?,
+    })
+}
+
+/// Turns a unique-constraint violation into `Conflict(message)`.
+fn conflict(error: sqlx::Error, message: impl FnOnce() -> String) -> StorageError {
+    match &error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StorageError::Conflict(message()),
+        _ => StorageError::Database(error),
+    }
+}
+
+impl Store for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+}

@@ -1,0 +1,199 @@
+//! Accounts, users and access groups.
+
+use super::*;
+
+pub(super) async fn access_group_id(
+    conn: &mut sqlx::SqliteConnection,
+    account_id: i64,
+    name: &str,
+) -> Result<i64> {
+    sqlx::query_scalar("SELECT id FROM access_groups WHERE account_id = ? AND name = ?")
+        .bind(account_id)
+        .bind(name)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| StorageError::UnknownAccessGroup(name.to_owned()))
+}
+
+#[async_trait]
+impl Accounts for SqliteStore {
+    async fn ensure_account(&self, name: &str, now: DateTime<Utc>) -> Result<Account> {
+        let mut tx = self.write().await?;
+        let existing = sqlx::query("SELECT * FROM accounts WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some(row) = existing {
+            return account(&row);
+        }
+        let row = sqlx::query(
+            "INSERT INTO accounts (name, title, registration_key, created_at) \
+             VALUES (?, ?, ?, ?) RETURNING *",
+        )
+        .bind(name)
+        .bind(name)
+        .bind(new_registration_key())
+        .bind(secs(now))
+        .fetch_one(&mut *tx)
+        .await?;
+        let created = account(&row)?;
+        sqlx::query(
+            "INSERT INTO access_groups (account_id, name, title, parent_id) \
+             VALUES (?, 'global', 'Global access', NULL)",
+        )
+        .bind(created.id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    async fn account_by_name(&self, name: &str) -> Result<Option<Account>> {
+        sqlx::query("SELECT * FROM accounts WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(account)
+            .transpose()
+    }
+
+    async fn create_user(
+        &self,
+        account_id: i64,
+        email: &str,
+        name: &str,
+        password_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<User> {
+        let mut tx = self.write().await?;
+        let taken: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE email = ?")
+            .bind(email)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if taken.is_some() {
+            return Err(StorageError::Conflict(format!(
+                "a user with email {email} already exists"
+            )));
+        }
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO users (email, name, password_hash, created_at) VALUES (?, ?, ?, ?) \
+             RETURNING id",
+        )
+        .bind(email)
+        .bind(name)
+        .bind(password_hash)
+        .bind(secs(now))
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO account_members (account_id, user_id, is_default) VALUES (?, ?, 1)",
+        )
+        .bind(account_id)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(User {
+            id,
+            email: email.to_owned(),
+            name: name.to_owned(),
+        })
+    }
+
+    async fn credentials(&self, email: &str) -> Result<Option<Credentials>> {
+        let row = sqlx::query("SELECT id, email, name, password_hash FROM users WHERE email = ?")
+            .bind(email)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| {
+            Ok(Credentials {
+                user: User {
+                    id: row.try_get("id")?,
+                    email: row.try_get("email")?,
+                    name: row.try_get("name")?,
+                },
+                password_hash: row.try_get("password_hash")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn memberships(&self, user_id: i64) -> Result<Vec<Membership>> {
+        let rows = sqlx::query(
+            "SELECT a.*, m.is_default FROM account_members m \
+             JOIN accounts a ON a.id = m.account_id WHERE m.user_id = ? ORDER BY a.id",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Membership {
+                    account: account(row)?,
+                    is_default: row.try_get("is_default")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn access_groups(&self, account_id: i64) -> Result<Vec<AccessGroup>> {
+        let rows = sqlx::query(
+            "SELECT g.id, g.name, g.title, p.name AS parent FROM access_groups g \
+             LEFT JOIN access_groups p ON p.id = g.parent_id \
+             WHERE g.account_id = ? ORDER BY g.parent_id IS NOT NULL, g.id",
+        )
+        .bind(account_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(AccessGroup {
+                    id: row.try_get("id")?,
+                    name: row.try_get("name")?,
+                    title: row.try_get("title")?,
+                    parent: row.try_get("parent")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn create_access_group(
+        &self,
+        account_id: i64,
+        name: &str,
+        title: &str,
+        parent: &str,
+    ) -> Result<AccessGroup> {
+        let mut tx = self.write().await?;
+        let parent_id = access_group_id(&mut tx, account_id, parent).await?;
+        let taken: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM access_groups WHERE account_id = ? AND name = ?")
+                .bind(account_id)
+                .bind(name)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if taken.is_some() {
+            return Err(StorageError::Conflict(format!(
+                "access group `{name}` already exists"
+            )));
+        }
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO access_groups (account_id, name, title, parent_id) VALUES (?, ?, ?, ?) \
+             RETURNING id",
+        )
+        .bind(account_id)
+        .bind(name)
+        .bind(title)
+        .bind(parent_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(AccessGroup {
+            id,
+            name: name.to_owned(),
+            title: title.to_owned(),
+            parent: Some(parent.to_owned()),
+        })
+    }
+}

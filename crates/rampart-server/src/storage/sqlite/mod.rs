@@ -1,0 +1,76 @@
+//! The SQLite backend: one file under the data dir, WAL mode. Times are stored as Unix seconds.
+//! Write transactions start with `BEGIN IMMEDIATE`, so a check-then-write (the active-profile
+//! limit, a free profile name) cannot interleave with another writer.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+
+use super::*;
+
+mod accounts;
+mod profiles;
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens `sqlite://PATH` (created when missing) and runs the migrations.
+    pub async fn open(url: &str) -> Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    async fn write(&self) -> Result<sqlx::Transaction<'static, Sqlite>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+}
+
+pub(super) fn secs(at: DateTime<Utc>) -> i64 {
+    at.timestamp()
+}
+
+fn time(row: &SqliteRow, column: &str) -> Result<DateTime<Utc>> {
+    let secs: i64 = row.try_get(column)?;
+    DateTime::from_timestamp(secs, 0)
+        .ok_or_else(|| StorageError::Corrupt(format!("{column}: {secs} is out of range")))
+}
+
+fn optional_time(row: &SqliteRow, column: &str) -> Result<Option<DateTime<Utc>>> {
+    let secs: Option<i64> = row.try_get(column)?;
+    secs.map(|secs| {
+        DateTime::from_timestamp(secs, 0)
+            .ok_or_else(|| StorageError::Corrupt(format!("{column}: {secs} is out of range")))
+    })
+    .transpose()
+}
+
+fn account(row: &SqliteRow) -> Result<Account> {
+    Ok(Account {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        title: row.try_get("title")?,
+        registration_key: row.try_get("registration_key")?,
+    })
+}
+
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+}
