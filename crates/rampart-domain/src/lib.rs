@@ -2,6 +2,8 @@
 //! values that can only be valid. Nothing here does I/O.
 #![forbid(unsafe_code)]
 
+pub mod computer_query;
 pub mod profile;
 pub mod schedule;
 pub mod time;
+pub mod xccdf;

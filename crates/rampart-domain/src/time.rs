@@ -1,8 +1,9 @@
 //! Timestamps on the wire: output is UTC RFC 3339 with `Z` and whole seconds; input accepts RFC
 //! 3339 with any offset, the short form without seconds (`2025-02-28T12:34Z`), a date-time with no
-//! offset (taken as UTC) and a bare date (`2025-02-26`, midnight UTC).
+//! offset (taken as UTC) and a bare date (`2025-02-26`, midnight UTC). Years are four digits,
+//! 1970 to 9999.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Timelike, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, SecondsFormat, Timelike, Utc};
 
 /// A timestamp given by a user, with whether it was a bare date (a bare `end_date` covers the
 /// whole day).
@@ -21,7 +22,12 @@ pub struct TimeError(pub String);
 pub fn parse_input_time(text: &str) -> Result<InputTime, TimeError> {
     let bad = || TimeError(text.chars().take(64).collect());
     let trimmed = text.trim();
-    if trimmed.len() > 64 {
+    // chrono reads any number of year digits and a sign; the API takes four digits, 1970–9999.
+    let four_digit_year = trimmed.len() >= 10
+        && trimmed.as_bytes()[..4].iter().all(u8::is_ascii_digit)
+        && trimmed.as_bytes()[4] == b'-'
+        && trimmed[..4] >= *"1970";
+    if trimmed.len() > 64 || !four_digit_year {
         return Err(bad());
     }
     if let Ok(date) = NaiveDate::parse_from_str(trimmed, "%Y-%m-%d") {
@@ -31,7 +37,9 @@ pub fn parse_input_time(text: &str) -> Result<InputTime, TimeError> {
             bare_date: true,
         });
     }
-    let at = parse_date_time(trimmed).ok_or_else(bad)?;
+    let at = parse_date_time(trimmed)
+        .filter(|at| (1970..=9999).contains(&at.year()))
+        .ok_or_else(bad)?;
     Ok(InputTime {
         at: whole_seconds(at),
         bare_date: false,

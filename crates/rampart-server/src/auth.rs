@@ -11,6 +11,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Secret, Settings};
+use crate::storage::Store;
 
 /// Hashes a password for storage (argon2id, random salt, PHC string).
 pub fn hash_password(password: &str) -> anyhow::Result<String> {
@@ -97,22 +98,43 @@ impl Tokens {
     }
 }
 
-/// The signing secret: the configured one, else the one kept in `<data_dir>/jwt-secret`,
-/// generated (and written with mode 0600) on first start.
-pub fn signing_secret(settings: &Settings) -> anyhow::Result<Secret> {
+/// The signing secret: the configured one; else, on SQLite, the one kept in
+/// `<data_dir>/jwt-secret` (generated with mode 0600 on first start); else, on PostgreSQL, one
+/// stored in the database, so that every replica signs and checks with the same key.
+pub async fn signing_secret(settings: &Settings, store: &dyn Store) -> anyhow::Result<Secret> {
     if let Some(secret) = &settings.jwt_secret {
         return Ok(secret.clone());
     }
-    let path = settings.data_dir.join("jwt-secret");
-    match std::fs::read_to_string(&path) {
+    if store.backend() == "sqlite" {
+        return secret_file(&settings.data_dir.join("jwt-secret"));
+    }
+    let secret = store.shared_secret("jwt", &generate_secret()).await?;
+    Ok(Secret::new(secret))
+}
+
+/// Reads the secret file, creating it first when missing. The file appears whole or not at all
+/// (written aside, then linked into place), so a crash or a second process starting at the same
+/// moment never leaves a short secret.
+fn secret_file(path: &Path) -> anyhow::Result<Secret> {
+    match std::fs::read_to_string(path) {
         Ok(text) if text.trim().len() >= 32 => return Ok(Secret::new(text.trim())),
-        Ok(_) => anyhow::bail!("{} is shorter than 32 characters", path.display()),
+        Ok(_) => anyhow::bail!(
+            "{} is shorter than 32 characters; delete it to have a new one generated",
+            path.display()
+        ),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     }
-    let secret = generate_secret();
-    write_private(&path, &secret)?;
-    Ok(Secret::new(secret))
+    let aside = path.with_extension(format!("new-{}", std::process::id()));
+    write_private(&aside, &generate_secret())?;
+    let linked = std::fs::hard_link(&aside, path);
+    let _ = std::fs::remove_file(&aside);
+    match linked {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot create {}", path.display())),
+    }
+    secret_file(path)
 }
 
 fn generate_secret() -> String {
@@ -125,13 +147,14 @@ fn generate_secret() -> String {
 fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
+    options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let mut file = options
         .open(path)
         .with_context(|| format!("cannot create {}", path.display()))?;
     file.write_all(text.as_bytes())
+        .and_then(|()| file.sync_all())
         .with_context(|| format!("cannot write {}", path.display()))
 }
 
@@ -185,12 +208,9 @@ mod tests {
     #[test]
     fn the_secret_is_generated_once_and_kept_private() {
         let dir = tempfile::tempdir().unwrap();
-        let settings = Settings {
-            data_dir: dir.path().to_owned(),
-            ..Settings::default()
-        };
-        let first = signing_secret(&settings).unwrap();
-        assert_eq!(signing_secret(&settings).unwrap(), first);
+        let path = dir.path().join("jwt-secret");
+        let first = secret_file(&path).unwrap();
+        assert_eq!(secret_file(&path).unwrap(), first);
         assert_eq!(first.expose().len(), 64);
         #[cfg(unix)]
         {

@@ -8,9 +8,9 @@ use chrono::Utc;
 use clap::{Args, Parser, Subcommand};
 
 use crate::auth;
-use crate::config::{Overrides, Settings};
+use crate::config::{Overrides, Secret, Settings};
 use crate::startup;
-use crate::storage::{self, StorageError};
+use crate::storage::StorageError;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -48,8 +48,9 @@ pub enum AdminCommand {
         options: ServerOptions,
         #[arg(long)]
         email: String,
+        /// At least 8 characters; `-` reads it from the first line of standard input.
         #[arg(long)]
-        password: String,
+        password: Secret,
         /// The user's display name [default: the part of the email before `@`].
         #[arg(long)]
         name: Option<String>,
@@ -135,12 +136,24 @@ async fn admin(command: AdminCommand) -> anyhow::Result<()> {
             {
                 bail!("`{email}` is not an email address");
             }
+            let password = if password.expose() == "-" {
+                let mut line = String::new();
+                std::io::stdin()
+                    .read_line(&mut line)
+                    .context("cannot read the password from standard input")?;
+                line.trim_end_matches(['\r', '\n']).to_owned()
+            } else {
+                password.expose().to_owned()
+            };
             if password.chars().count() < 8 {
                 bail!("the password must be at least 8 characters");
             }
             let name = name.unwrap_or_else(|| email.split('@').next().unwrap_or("").to_owned());
             let settings = options.settings(None)?;
-            let store = open(&settings).await?;
+            let store = startup::open_store(&settings).await?;
+            if store.credentials(&email).await?.is_some() {
+                bail!("a user with email {email} already exists; nothing was changed");
+            }
             let account = store.ensure_account(account.trim(), Utc::now()).await?;
             let hash = auth::hash_password(&password)?;
             match store
@@ -160,7 +173,7 @@ async fn admin(command: AdminCommand) -> anyhow::Result<()> {
         }
         AdminCommand::RegistrationKey { options, account } => {
             let settings = options.settings(None)?;
-            let store = open(&settings).await?;
+            let store = startup::open_store(&settings).await?;
             match store.account_by_name(&account).await? {
                 Some(account) => {
                     println!("{}", account.registration_key);
@@ -172,15 +185,4 @@ async fn admin(command: AdminCommand) -> anyhow::Result<()> {
             }
         }
     }
-}
-
-async fn open(settings: &Settings) -> anyhow::Result<std::sync::Arc<dyn storage::Store>> {
-    let url = settings.database_url();
-    if url.starts_with("sqlite:") {
-        std::fs::create_dir_all(&settings.data_dir)
-            .with_context(|| format!("cannot create data dir {}", settings.data_dir.display()))?;
-    }
-    storage::open(&url)
-        .await
-        .with_context(|| format!("cannot open database {}", startup::redact(&url)))
 }

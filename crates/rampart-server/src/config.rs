@@ -23,6 +23,14 @@ impl Secret {
     }
 }
 
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        Ok(Self::new(value))
+    }
+}
+
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(****)")
@@ -37,8 +45,9 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// Folder for the SQLite database, the JWT secret and blobs.
     pub data_dir: PathBuf,
-    /// `sqlite://PATH` or `postgres://…`; default `sqlite://<data_dir>/rampart.db`.
-    pub database_url: Option<String>,
+    /// `sqlite://PATH` or `postgres://…`; default `sqlite://<data_dir>/rampart.db`. A secret, as
+    /// it may hold a password.
+    pub database_url: Option<Secret>,
     /// Secret that signs login tokens; generated into `<data_dir>/jwt-secret` when absent.
     pub jwt_secret: Option<Secret>,
     /// How long a login token is valid, in hours.
@@ -102,7 +111,7 @@ impl Settings {
             settings.listen = listen;
         }
         if let Some(url) = &overrides.database_url {
-            settings.database_url = Some(url.clone());
+            settings.database_url = Some(Secret::new(url.clone()));
         }
         if let Some(dir) = &overrides.data_dir {
             settings.data_dir = dir.clone();
@@ -135,7 +144,7 @@ impl Settings {
             self.data_dir = PathBuf::from(v);
         }
         if let Some(v) = var("RAMPART_DATABASE_URL") {
-            self.database_url = Some(v);
+            self.database_url = Some(Secret::new(v));
         }
         if let Some(v) = var("RAMPART_JWT_SECRET") {
             self.jwt_secret = Some(Secret::new(v));
@@ -162,8 +171,8 @@ impl Settings {
     }
 
     fn check(&self) -> anyhow::Result<()> {
-        if self.token_ttl_hours == 0 {
-            bail!("token_ttl_hours must be at least 1");
+        if !(1..=8760).contains(&self.token_ttl_hours) {
+            bail!("token_ttl_hours must be between 1 and 8760 (a year)");
         }
         if self.max_body_bytes < 1024 {
             bail!("max_body_bytes must be at least 1024");
@@ -188,9 +197,10 @@ impl Settings {
 
     /// The database URL in force: the configured one, else the SQLite file in the data dir.
     pub fn database_url(&self) -> String {
-        self.database_url
-            .clone()
-            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("rampart.db").display()))
+        match &self.database_url {
+            Some(url) => url.expose().to_owned(),
+            None => format!("sqlite://{}", self.data_dir.join("rampart.db").display()),
+        }
     }
 }
 
@@ -268,8 +278,13 @@ mod tests {
     fn secrets_do_not_show_in_debug_output() {
         let settings = Settings {
             jwt_secret: Some(Secret::new("a-very-long-secret-that-must-not-leak")),
+            database_url: Some(Secret::new("postgres://u:db-password@h/db")),
             ..Settings::default()
         };
-        assert!(!format!("{settings:?}").contains("must-not-leak"));
+        let debug = format!("{settings:?}");
+        assert!(
+            !debug.contains("must-not-leak") && !debug.contains("db-password"),
+            "{debug}"
+        );
     }
 }

@@ -10,25 +10,32 @@ use tokio::net::TcpListener;
 use crate::auth::{self, Tokens};
 use crate::config::Settings;
 use crate::http::{self, AppState};
-use crate::storage;
+use crate::storage::{self, Store};
 
 /// Opens the database (creating the data dir and the SQLite file when needed), runs the
 /// migrations and loads the signing secret.
 pub async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
-    let url = settings.database_url();
-    if url.starts_with("sqlite:") || settings.jwt_secret.is_none() {
-        std::fs::create_dir_all(&settings.data_dir)
-            .with_context(|| format!("cannot create data dir {}", settings.data_dir.display()))?;
-    }
-    let store = storage::open(&url)
-        .await
-        .with_context(|| format!("cannot open database {}", redact(&url)))?;
-    let secret = auth::signing_secret(&settings)?;
+    let store = open_store(&settings).await?;
+    let secret = auth::signing_secret(&settings, store.as_ref()).await?;
+    // Computed now, so that the first login of an unknown email takes no longer than others.
+    tokio::task::spawn_blocking(auth::decoy_hash).await?;
     Ok(AppState {
         store,
         tokens: Arc::new(Tokens::new(&secret, settings.token_ttl_hours)),
         settings: Arc::new(settings),
     })
+}
+
+/// Opens the configured database (creating the data dir for SQLite) and migrates it.
+pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
+    let url = settings.database_url();
+    if url.starts_with("sqlite:") {
+        std::fs::create_dir_all(&settings.data_dir)
+            .with_context(|| format!("cannot create data dir {}", settings.data_dir.display()))?;
+    }
+    storage::open(&url)
+        .await
+        .with_context(|| format!("cannot open database {}", redact(&url)))
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, then finishes the requests in flight.

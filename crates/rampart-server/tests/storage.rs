@@ -8,46 +8,30 @@ use rampart_server::storage::{
     self, NewProfile, ProfileChanges, ProfileFilter, StatusFilter, StorageError, Store,
 };
 
-const POSTGRES_VAR: &str = "RAMPART_TEST_POSTGRES_URL";
+mod common;
+
+use common::{Backend, FreshDatabase};
 
 struct Fresh {
     store: Arc<dyn Store>,
-    _dir: tempfile::TempDir,
+    _database: FreshDatabase,
 }
 
-async fn sqlite() -> Fresh {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("rampart.db").display());
+async fn open(backend: Backend) -> Fresh {
+    let database = FreshDatabase::new(&backend).await;
+    let store = storage::open(&database.url).await.unwrap();
     Fresh {
-        store: storage::open(&url).await.unwrap(),
-        _dir: dir,
+        store,
+        _database: database,
     }
 }
 
+async fn sqlite() -> Fresh {
+    open(Backend::Sqlite).await
+}
+
 async fn postgres(test: &str) -> Option<Fresh> {
-    use sqlx::Connection;
-    let Ok(admin_url) = std::env::var(POSTGRES_VAR) else {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI must run the PostgreSQL tests: set {POSTGRES_VAR}"
-        );
-        eprintln!("SKIPPED {test} on PostgreSQL: set {POSTGRES_VAR} to run it");
-        return None;
-    };
-    let name = format!("rampart_test_{:016x}", rand::random::<u64>());
-    let mut admin = sqlx::PgConnection::connect(&admin_url)
-        .await
-        .expect("PostgreSQL reachable");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let (base, _) = admin_url.rsplit_once('/').unwrap();
-    let store = storage::open(&format!("{base}/{name}")).await.unwrap();
-    Some(Fresh {
-        store,
-        _dir: tempfile::tempdir().unwrap(),
-    })
+    Some(open(Backend::postgres(test)?).await)
 }
 
 macro_rules! on_both_backends {

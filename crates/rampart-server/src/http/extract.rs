@@ -38,6 +38,14 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
             });
         }
         match serde_json::from_slice::<Value>(&bytes) {
+            Ok(Value::Object(map)) if map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)) => {
+                Err(ApiError::BadRequest {
+                    code: "InvalidJson",
+                    message:
+                        "the request body holds a NUL character (\\u0000), which no field accepts"
+                            .into(),
+                })
+            }
             Ok(Value::Object(map)) => Ok(Self(map)),
             Ok(other) => Err(ApiError::BadRequest {
                 code: "InvalidJson",
@@ -51,6 +59,16 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
                 message: format!("the request body is not valid JSON: {e}"),
             }),
         }
+    }
+}
+
+/// Whether any string in `value` holds a NUL, which PostgreSQL cannot store in text.
+fn has_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(has_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
     }
 }
 
@@ -96,9 +114,17 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         let query = parts.uri.query().unwrap_or("");
-        serde_urlencoded::from_str(query)
-            .map(Self)
-            .map_err(|e| ApiError::parameter(format!("the query string cannot be read: {e}")))
+        let params: Vec<(String, String)> = serde_urlencoded::from_str(query)
+            .map_err(|e| ApiError::parameter(format!("the query string cannot be read: {e}")))?;
+        if params
+            .iter()
+            .any(|(k, v)| k.contains('\0') || v.contains('\0'))
+        {
+            return Err(ApiError::parameter(
+                "the query string holds a NUL character (%00), which no parameter accepts",
+            ));
+        }
+        Ok(Self(params))
     }
 }
 

@@ -11,6 +11,7 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::{from_object, JsonObject};
 use super::AppState;
 use crate::auth::{self, Caller};
+use crate::config::Secret;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/v2/login", post(login))
@@ -23,7 +24,9 @@ pub struct LoginRequest {
     /// The user's email (case does not matter).
     #[schema(example = "[email protected]")]
     pub email: String,
-    pub password: String,
+    /// The user's password.
+    #[schema(value_type = String)]
+    pub password: Secret,
     /// The account to act in; the user's default account when absent.
     pub account: Option<String>,
 }
@@ -31,18 +34,22 @@ pub struct LoginRequest {
 /// An account the user belongs to.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AccountInfo {
+    /// The account's name, for `account` at login.
     pub name: String,
+    /// The account's display name.
     pub title: String,
     /// Whether it is the account a login without `account` acts in.
     pub default: bool,
 }
 
 /// A bearer token and who it speaks for.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct LoginResponse {
     /// Send it as `Authorization: Bearer <token>`.
     pub token: String,
+    /// The user's email, lower-cased.
     pub email: String,
+    /// The user's display name.
     pub name: String,
     pub accounts: Vec<AccountInfo>,
     /// The name of the account the token acts in.
@@ -71,9 +78,10 @@ pub async fn login(
         .map_or(auth::decoy_hash(), |c| c.password_hash.as_str())
         .to_owned();
     let password = request.password;
-    let matches = tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
-        .await
-        .map_err(|e| anyhow::anyhow!("password check panicked: {e}"))?;
+    let matches =
+        tokio::task::spawn_blocking(move || auth::verify_password(password.expose(), &hash))
+            .await
+            .map_err(|e| anyhow::anyhow!("password check panicked: {e}"))?;
     let refused = || ApiError::Unauthorized {
         code: "InvalidCredentials",
         message: "wrong email or password".into(),

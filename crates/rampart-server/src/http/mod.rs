@@ -2,6 +2,8 @@
 //! every resource's routes (one module per resource).
 
 mod access_groups;
+mod agent;
+mod computers;
 pub mod error;
 mod extract;
 mod login;
@@ -14,6 +16,7 @@ use std::sync::Arc;
 use axum::extract::{DefaultBodyLimit, FromRequestParts};
 use axum::http::header;
 use axum::http::request::Parts;
+use axum::response::IntoResponse;
 use axum::Router;
 
 pub use openapi::ApiDoc;
@@ -37,12 +40,25 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(login::router())
         .merge(access_groups::router())
+        .merge(computers::router())
+        .merge(agent::router())
         .merge(profiles::router("/api/v2/security-profiles"))
         .merge(profiles::router("/api/v2/usg-profiles"))
         .merge(openapi::router())
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(body_limit))
+        // A panic in a handler is a bug: answer the documented 500, keep serving.
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            |panic: Box<dyn std::any::Any + Send>| {
+                let detail = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                ApiError::Internal(anyhow::anyhow!("handler panicked: {detail}")).into_response()
+            },
+        ))
         .with_state(state)
 }
 

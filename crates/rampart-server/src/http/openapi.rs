@@ -7,7 +7,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::AppState;
-use super::{access_groups, error, login, profiles};
+use super::{access_groups, agent, computers, error, login, profiles};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -19,6 +19,13 @@ use super::{access_groups, error, login, profiles};
         login::login,
         access_groups::list,
         access_groups::create,
+        computers::list,
+        computers::read,
+        computers::update,
+        computers::remove,
+        computers::tags,
+        agent::register,
+        agent::me,
         profiles::list,
         profiles::read,
         profiles::create,
@@ -31,6 +38,8 @@ use super::{access_groups, error, login, profiles};
         (name = "login", description = "Tokens"),
         (name = "access-groups", description = "The tree of access groups machines belong to"),
         (name = "security-profiles", description = "What to audit, how, when and where"),
+        (name = "computers", description = "The machines agents registered, and their tags"),
+        (name = "agent", description = "rampart's own protocol between the server and `rampart-agent`; authenticated with `Authorization: Agent <computer id>:<secret>`"),
     )
 )]
 pub struct ApiDoc;

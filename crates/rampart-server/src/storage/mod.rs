@@ -5,14 +5,17 @@
 //! Every method that changes data runs in one transaction: a failed call changes nothing.
 
 mod postgres;
+mod records;
 mod sqlite;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use rampart_domain::computer_query::ComputerQuery;
 
 pub use postgres::PgStore;
+pub use records::*;
 pub use sqlite::SqliteStore;
 
 /// What went wrong in storage.
@@ -38,142 +41,15 @@ pub enum StorageError {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// The database URL names no supported backend.
+    #[error("unsupported database URL `{0}`: use sqlite://PATH or postgres://…")]
+    UnsupportedUrl(String),
 }
 
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;
 
-/// A tenant: every object belongs to one.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Account {
-    pub id: i64,
-    pub name: String,
-    pub title: String,
-    /// Agents present it to register machines in this account.
-    pub registration_key: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct User {
-    pub id: i64,
-    pub email: String,
-    pub name: String,
-}
-
-/// A user with the password hash to check a login against.
-#[derive(Debug, Clone)]
-pub struct Credentials {
-    pub user: User,
-    pub password_hash: String,
-}
-
-/// An account a user belongs to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Membership {
-    pub account: Account,
-    pub is_default: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AccessGroup {
-    pub id: i64,
-    pub name: String,
-    pub title: String,
-    /// The parent group's name; `None` only for `global`.
-    pub parent: Option<String>,
-}
-
-/// A profile to create; the values are already validated.
-#[derive(Debug, Clone)]
-pub struct NewProfile {
-    pub account_id: i64,
-    /// The slug of the title; a numeric suffix is added if the account already has it.
-    pub name: String,
-    pub title: String,
-    pub benchmark: String,
-    pub mode: String,
-    pub schedule: String,
-    pub start_date: DateTime<Utc>,
-    pub access_group: String,
-    pub all_computers: bool,
-    pub tags: Vec<String>,
-    pub restart_deliver_delay: i64,
-    pub restart_deliver_delay_window: i64,
-    pub retention_period: i64,
-    pub next_run_time: Option<DateTime<Utc>>,
-    pub tailoring_file_uri: Option<String>,
-    pub now: DateTime<Utc>,
-}
-
-/// A stored security profile.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProfileRecord {
-    pub id: i64,
-    pub account_id: i64,
-    pub name: String,
-    pub title: String,
-    pub benchmark: String,
-    pub mode: String,
-    pub schedule: String,
-    pub start_date: DateTime<Utc>,
-    pub access_group: String,
-    pub all_computers: bool,
-    pub tags: Vec<String>,
-    pub restart_deliver_delay: i64,
-    pub restart_deliver_delay_window: i64,
-    pub retention_period: i64,
-    pub status: String,
-    pub next_run_time: Option<DateTime<Utc>>,
-    pub tailoring_file_uri: Option<String>,
-    pub creation_time: DateTime<Utc>,
-    pub modification_time: DateTime<Utc>,
-}
-
-/// Which profiles a listing returns.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ProfileFilter {
-    /// Lower-cased substring of the title.
-    pub search: Option<String>,
-    pub status: Option<StatusFilter>,
-    pub pass_rate_from: Option<i64>,
-    pub pass_rate_to: Option<i64>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StatusFilter {
-    Active,
-    Archived,
-    /// Profiles covering more instances than the per-profile cap.
-    OverLimit,
-}
-
-/// The editable fields of a profile; `None` leaves a field as it is.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ProfileChanges {
-    pub title: Option<String>,
-    /// The new rule and the `next_run_time` computed from it.
-    pub schedule: Option<(String, Option<DateTime<Utc>>)>,
-    pub tags: Option<Vec<String>>,
-    pub all_computers: Option<bool>,
-    pub access_group: Option<String>,
-    pub restart_deliver_delay: Option<i64>,
-    pub restart_deliver_delay_window: Option<i64>,
-}
-
-impl ProfileChanges {
-    pub fn is_empty(&self) -> bool {
-        *self == Self::default()
-    }
-}
-
-/// One page of a listing and the total it was cut from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Page<T> {
-    pub count: i64,
-    pub results: Vec<T>,
-}
-
 /// Everything rampart keeps in its database: one implementation per backend.
-pub trait Store: Accounts + Profiles + Send + Sync + 'static {
+pub trait Store: Accounts + Profiles + Computers + Send + Sync + 'static {
     /// The backend's name for logs: `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 }
@@ -198,6 +74,9 @@ pub trait Accounts {
     async fn credentials(&self, email: &str) -> Result<Option<Credentials>>;
     /// The accounts of a user, oldest membership first.
     async fn memberships(&self, user_id: i64) -> Result<Vec<Membership>>;
+    /// The secret stored under `name`, storing `candidate` first when there is none: every server
+    /// sharing the database gets the same value.
+    async fn shared_secret(&self, name: &str, candidate: &str) -> Result<String>;
 
     /// The account's access groups, `global` first, then by creation.
     async fn access_groups(&self, account_id: i64) -> Result<Vec<AccessGroup>>;
@@ -243,6 +122,38 @@ pub trait Profiles {
     ) -> Result<ProfileRecord>;
 }
 
+/// Machines and their tags.
+#[async_trait]
+pub trait Computers {
+    async fn account_by_registration_key(&self, key: &str) -> Result<Option<Account>>;
+    /// `UnknownAccessGroup` when the group is missing.
+    async fn register_computer(&self, new: &NewComputer) -> Result<ComputerRecord>;
+    /// A computer that is not deleted, with its secret's hash, for agent authentication.
+    async fn agent_identity(&self, id: i64) -> Result<Option<(ComputerRecord, String)>>;
+    /// Records that the agent was heard from.
+    async fn ping_computer(&self, id: i64, now: DateTime<Utc>) -> Result<()>;
+    async fn computer(&self, account_id: i64, id: i64) -> Result<Option<ComputerRecord>>;
+    /// Computers matching `query`, by id.
+    async fn list_computers(
+        &self,
+        account_id: i64,
+        query: &ComputerQuery,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Page<ComputerRecord>>;
+    /// `NotFound` or `UnknownAccessGroup` leave the computer as it was.
+    async fn update_computer(
+        &self,
+        account_id: i64,
+        id: i64,
+        changes: &ComputerChanges,
+    ) -> Result<ComputerRecord>;
+    /// Removes the computer from the inventory and from coverage; its history stays.
+    async fn delete_computer(&self, account_id: i64, id: i64, now: DateTime<Utc>) -> Result<()>;
+    /// The tags the account's computers carry, sorted.
+    async fn tags(&self, account_id: i64) -> Result<Vec<String>>;
+}
+
 /// Opens (creating if needed) the database at `url` and brings its schema up to date:
 /// `sqlite://PATH` or `postgres://…`.
 pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
@@ -251,9 +162,7 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
     } else if url.starts_with("sqlite:") {
         Ok(Arc::new(SqliteStore::open(url).await?))
     } else {
-        Err(StorageError::Corrupt(format!(
-            "unsupported database URL `{url}`: use sqlite://PATH or postgres://…"
-        )))
+        Err(StorageError::UnsupportedUrl(crate::startup::redact(url)))
     }
 }
 
@@ -269,7 +178,7 @@ pub(crate) fn new_registration_key() -> String {
 
 /// The smallest free name among `base`, `base-2`, `base-3`, … given the names already taken
 /// that start with `base`.
-pub(crate) fn free_name(base: &str, taken: &[String]) -> String {
+pub fn free_name(base: &str, taken: &[String]) -> String {
     if !taken.iter().any(|t| t == base) {
         return base.to_owned();
     }
@@ -286,6 +195,18 @@ pub(crate) fn decode_tags(json: &str) -> Result<Vec<String>> {
 
 pub(crate) fn encode_tags(tags: &[String]) -> String {
     serde_json::to_string(tags).expect("a list of strings always serializes")
+}
+
+/// Splits a comma-joined tag list read from the database (tags never contain commas).
+pub(crate) fn split_tags(joined: Option<String>) -> Vec<String> {
+    let mut tags: Vec<String> = joined
+        .unwrap_or_default()
+        .split(',')
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .collect();
+    tags.sort();
+    tags
 }
 
 #[cfg(test)]

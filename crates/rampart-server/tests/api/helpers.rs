@@ -11,31 +11,7 @@ use rampart_server::config::{Secret, Settings};
 use rampart_server::storage::{ProfileFilter, Store};
 use serde_json::{json, Value};
 
-/// Which database a test runs on.
-#[derive(Debug, Clone)]
-pub enum Backend {
-    Sqlite,
-    Postgres(String),
-}
-
-pub const POSTGRES_VAR: &str = "RAMPART_TEST_POSTGRES_URL";
-
-impl Backend {
-    /// PostgreSQL when `RAMPART_TEST_POSTGRES_URL` is set; otherwise says the test is skipped.
-    pub fn postgres(test: &str) -> Option<Self> {
-        match std::env::var(POSTGRES_VAR) {
-            Ok(url) if !url.is_empty() => Some(Self::Postgres(url)),
-            _ => {
-                assert!(
-                    std::env::var("CI").is_err(),
-                    "CI must run the PostgreSQL tests: set {POSTGRES_VAR}"
-                );
-                eprintln!("SKIPPED {test} on PostgreSQL: set {POSTGRES_VAR} (e.g. postgres://postgres@127.0.0.1:5432/postgres) to run it");
-                None
-            }
-        }
-    }
-}
+pub use crate::common::{Backend, FreshDatabase};
 
 /// Runs each named `async fn name(backend: Backend)` once on SQLite and once on PostgreSQL.
 #[macro_export]
@@ -45,7 +21,7 @@ macro_rules! on_both_backends {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    super::$name($crate::helpers::Backend::Sqlite).await
+                    super::$name($crate::common::Backend::Sqlite).await
                 }
             )*
         }
@@ -53,30 +29,13 @@ macro_rules! on_both_backends {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    if let Some(backend) = $crate::helpers::Backend::postgres(stringify!($name)) {
+                    if let Some(backend) = $crate::common::Backend::postgres(stringify!($name)) {
                         super::$name(backend).await
                     }
                 }
             )*
         }
     };
-}
-
-/// A fresh PostgreSQL database for one test, named `rampart_test_<random>`.
-pub async fn fresh_postgres_database(admin_url: &str) -> String {
-    use sqlx::Connection;
-    let name = format!("rampart_test_{:016x}", rand::random::<u64>());
-    let mut admin = sqlx::PgConnection::connect(admin_url)
-        .await
-        .expect("RAMPART_TEST_POSTGRES_URL must reach a PostgreSQL server");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .expect("create test database");
-    let (base, _) = admin_url
-        .rsplit_once('/')
-        .expect("RAMPART_TEST_POSTGRES_URL ends with /DATABASE");
-    format!("{base}/{name}")
 }
 
 pub struct TestApp {
@@ -87,7 +46,7 @@ pub struct TestApp {
     pub account_id: i64,
     pub settings: Arc<Settings>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    _data_dir: tempfile::TempDir,
+    _database: FreshDatabase,
 }
 
 pub const PASSWORD: &str = "correct horse battery";
@@ -103,15 +62,11 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 /// Starts the server with settings changed by `tune`.
 pub async fn spawn_app_with(backend: Backend, tune: impl FnOnce(&mut Settings)) -> TestApp {
-    let data_dir = tempfile::tempdir().expect("temp dir");
-    let database_url = match &backend {
-        Backend::Sqlite => format!("sqlite://{}", data_dir.path().join("rampart.db").display()),
-        Backend::Postgres(admin) => fresh_postgres_database(admin).await,
-    };
+    let database = FreshDatabase::new(&backend).await;
     let mut settings = Settings {
         listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: data_dir.path().to_owned(),
-        database_url: Some(database_url),
+        data_dir: database.dir.path().to_owned(),
+        database_url: Some(Secret::new(database.url.clone())),
         jwt_secret: Some(Secret::new("test-secret-test-secret-test-secret-0123")),
         ..Settings::default()
     };
@@ -139,7 +94,7 @@ pub async fn spawn_app_with(backend: Backend, tune: impl FnOnce(&mut Settings)) 
         account_id: account.id,
         settings,
         shutdown: Some(tx),
-        _data_dir: data_dir,
+        _database: database,
     };
     app.add_user(&email("mark"), "Mark S", "standalone").await;
     app.token = app.login(&email("mark"), PASSWORD).await;

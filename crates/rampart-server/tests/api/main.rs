@@ -1,6 +1,8 @@
 //! API tests: each starts a real server on a random port with a fresh database and talks HTTP
 //! to it. Every test runs on SQLite and on PostgreSQL (`RAMPART_TEST_POSTGRES_URL`).
 
+#[path = "../common/mod.rs"]
+mod common;
 mod helpers;
 
 mod access_groups;

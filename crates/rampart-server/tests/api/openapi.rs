@@ -21,10 +21,17 @@ async fn the_document_lists_every_endpoint_and_each_is_served(backend: Backend) 
     assert_eq!(
         listed,
         [
+            "DELETE /api/v2/computers/{id}",
+            "GET /agent/v1/me",
             "GET /api/v2/access-groups",
+            "GET /api/v2/computers",
+            "GET /api/v2/computers/{id}",
             "GET /api/v2/security-profiles",
             "GET /api/v2/security-profiles/{id}",
+            "GET /api/v2/tags",
+            "PATCH /api/v2/computers/{id}",
             "PATCH /api/v2/security-profiles/{id}",
+            "POST /agent/v1/register",
             "POST /api/v2/access-groups",
             "POST /api/v2/login",
             "POST /api/v2/security-profiles",

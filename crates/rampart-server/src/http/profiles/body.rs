@@ -69,22 +69,33 @@ pub struct CreateProfile {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateProfile {
+    /// The display name (the `name` does not change).
     #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
     pub title: Option<String>,
     /// A new rule; `next_run_time` is recomputed from it and the original `start_date`.
     #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
     pub schedule: Option<String>,
+    /// Replaces the profile's tags.
     #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
     pub tags: Option<Vec<String>>,
+    /// Cover every instance of `access_group`, whatever its tags.
     #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
     pub all_computers: Option<bool>,
+    /// The access group whose instances (and its descendants') the profile covers.
     #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
     pub access_group: Option<String>,
+    /// Hours between the fix and the restart (0–720).
     #[serde(default, deserialize_with = "present")]
-    #[schema(minimum = 0, maximum = 720)]
+    #[schema(nullable = false, minimum = 0, maximum = 720)]
     pub restart_deliver_delay: Option<i64>,
+    /// Minutes over which restarts are spread at random (0–10080).
     #[serde(default, deserialize_with = "present")]
-    #[schema(minimum = 0, maximum = 10080)]
+    #[schema(nullable = false, minimum = 0, maximum = 10080)]
     pub restart_deliver_delay_window: Option<i64>,
 }
 
@@ -100,8 +111,9 @@ pub const EDITABLE: [&str; 7] = [
 ];
 
 /// Fields a profile has that PATCH must refuse by name (rather than as unknown).
-pub const NOT_EDITABLE: [&str; 14] = [
+pub const NOT_EDITABLE: [&str; 15] = [
     "id",
+    "associated_instances",
     "account_id",
     "name",
     "benchmark",
@@ -125,12 +137,13 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Optio
 /// The latest run's outcome.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LastRunResults {
-    /// Instances that finished with no failing rule.
+    /// Instances that finished with a failing rule, or whose audit failed.
     pub failing: i64,
     /// Instances whose audit has not finished.
     pub in_progress: i64,
     /// Instances not yet reached; before any run, every covered instance.
     pub not_started: i64,
+    /// Instances that finished with no failing rule.
     pub passing: i64,
     /// round-half-up(100 × passing / (passing + failing)); null until an instance finishes.
     pub pass_rate: Option<i64>,
@@ -147,7 +160,9 @@ pub struct LastRunResults {
 pub struct SecurityProfile {
     #[schema(example = "global")]
     pub access_group: String,
+    /// The account the profile belongs to.
     pub account_id: i64,
+    /// Whether the profile covers every instance of its access group, whatever its tags.
     pub all_computers: bool,
     /// Instances the profile covers now.
     pub associated_instances: i64,
@@ -157,6 +172,7 @@ pub struct SecurityProfile {
     #[schema(value_type = String, format = DateTime, example = "2025-03-18T16:34:51Z")]
     pub creation_time: DateTime<Utc>,
     pub id: i64,
+    /// The counts of the most recent run.
     pub last_run_results: LastRunResults,
     #[schema(example = "audit")]
     pub mode: String,
@@ -170,24 +186,30 @@ pub struct SecurityProfile {
     #[serde(serialize_with = "serde_time::option::serialize")]
     #[schema(value_type = Option<String>, format = DateTime, example = "2025-03-19T12:00:00Z")]
     pub next_run_time: Option<DateTime<Utc>>,
+    /// Hours between the fix and the restart in `fix-restart-audit` mode.
     pub restart_deliver_delay: i64,
+    /// Minutes over which restarts are spread at random.
     pub restart_deliver_delay_window: i64,
+    /// Days each run's results are kept.
     pub retention_period: i64,
+    /// The RFC 5545 rule, as given.
     #[schema(example = "RRULE:FREQ=WEEKLY")]
     pub schedule: String,
     /// `active` or `archived`.
     #[schema(example = "active")]
     pub status: String,
+    /// The profile covers instances carrying at least one of these.
     pub tags: Vec<String>,
+    /// The tailoring file's name for `/security-profiles/blob`, or null.
     pub tailoring_file_uri: Option<String>,
+    /// The display name.
     pub title: String,
 }
 
 impl From<ProfileRecord> for SecurityProfile {
     fn from(r: ProfileRecord) -> Self {
-        // Computers and runs arrive with the fleet: until then a profile covers no instance and
-        // has no run.
-        let associated_instances = 0;
+        // Runs arrive with the scheduler: until then every covered instance is "not started".
+        let associated_instances = r.associated_instances;
         Self {
             access_group: r.access_group,
             account_id: r.account_id,

@@ -76,7 +76,9 @@ pub async fn list(
         None => None,
         Some("active") => Some(StatusFilter::Active),
         Some("archived") => Some(StatusFilter::Archived),
-        Some("over-limit") => Some(StatusFilter::OverLimit),
+        Some("over-limit") => Some(StatusFilter::OverLimit {
+            cap: i64::from(state.settings.max_instances_per_profile),
+        }),
         Some(other) => {
             return Err(ApiError::parameter(format!(
                 "`status` must be active, archived or over-limit; got `{}`",
@@ -173,11 +175,13 @@ pub async fn create(
     caller: Caller,
     JsonObject(body): JsonObject,
 ) -> Result<Json<SecurityProfile>, ApiError> {
-    if body.contains_key("tailoring_file") {
+    if body.get("tailoring_file").is_some_and(|v| !v.is_null()) {
         return Err(ApiError::invalid(
             "`tailoring_file`: tailoring files are not supported by this server yet",
         ));
     }
+    let mut body = body;
+    body.remove("tailoring_file");
     let request: CreateProfile = from_object(body)?;
     let new = request.into_new(
         caller.account_id,

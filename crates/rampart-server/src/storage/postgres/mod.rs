@@ -12,6 +12,7 @@ use sqlx::{PgPool, Postgres, QueryBuilder, Row};
 use super::*;
 
 mod accounts;
+mod computers;
 mod profiles;
 
 pub struct PgStore {

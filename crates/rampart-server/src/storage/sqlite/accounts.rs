@@ -15,6 +15,24 @@ pub(super) async fn access_group_id(
         .ok_or_else(|| StorageError::UnknownAccessGroup(name.to_owned()))
 }
 
+/// Records a new group in the closure table: its own ancestor, and below its parent's ancestors.
+async fn add_to_closure(
+    conn: &mut sqlx::SqliteConnection,
+    id: i64,
+    parent_id: Option<i64>,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO access_group_closure (ancestor_id, descendant_id) \
+         SELECT ancestor_id, ?1 FROM access_group_closure WHERE descendant_id = ?2 \
+         UNION ALL SELECT ?1, ?1",
+    )
+    .bind(id)
+    .bind(parent_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 #[async_trait]
 impl Accounts for SqliteStore {
     async fn ensure_account(&self, name: &str, now: DateTime<Utc>) -> Result<Account> {
@@ -37,13 +55,15 @@ impl Accounts for SqliteStore {
         .fetch_one(&mut *tx)
         .await?;
         let created = account(&row)?;
-        sqlx::query(
+        let global: i64 = sqlx::query_scalar(
             "INSERT INTO access_groups (account_id, name, title, parent_id) \
-             VALUES (?, 'global', 'Global access', NULL)",
+             VALUES (?, 'global', 'Global access', NULL) \
+             RETURNING id",
         )
         .bind(created.id)
-        .execute(&mut *tx)
+        .fetch_one(&mut *tx)
         .await?;
+        add_to_closure(&mut tx, global, None).await?;
         tx.commit().await?;
         Ok(created)
     }
@@ -188,6 +208,7 @@ impl Accounts for SqliteStore {
         .bind(parent_id)
         .fetch_one(&mut *tx)
         .await?;
+        add_to_closure(&mut tx, id, Some(parent_id)).await?;
         tx.commit().await?;
         Ok(AccessGroup {
             id,
@@ -195,5 +216,21 @@ impl Accounts for SqliteStore {
             title: title.to_owned(),
             parent: Some(parent.to_owned()),
         })
+    }
+
+    async fn shared_secret(&self, name: &str, candidate: &str) -> Result<String> {
+        sqlx::query(
+            "INSERT INTO server_secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(candidate)
+        .execute(&self.pool)
+        .await?;
+        Ok(
+            sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = ?")
+                .bind(name)
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 }

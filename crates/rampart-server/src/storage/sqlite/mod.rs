@@ -13,6 +13,7 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 use super::*;
 
 mod accounts;
+mod computers;
 mod profiles;
 
 pub struct SqliteStore {

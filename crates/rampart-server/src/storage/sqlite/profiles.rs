@@ -3,10 +3,22 @@
 use super::accounts::access_group_id;
 use super::*;
 
+/// How many computers a profile (aliased `p`) covers now.
+const COVERED: &str = "(SELECT count(*) FROM computers c WHERE c.account_id = p.account_id \
+    AND c.deleted_time IS NULL AND c.access_group_id IN (SELECT descendant_id FROM \
+    access_group_closure WHERE ancestor_id = p.access_group_id) AND (p.all_computers OR EXISTS \
+    (SELECT 1 FROM computer_tags t JOIN json_each(p.tags) j ON t.tag = j.value \
+    WHERE t.computer_id = c.id)))";
+
 const PROFILE_SELECT: &str = "SELECT p.id, p.account_id, p.name, p.title, p.benchmark, p.mode, \
     p.schedule, p.start_date, g.name AS access_group, p.all_computers, p.tags, \
     p.restart_deliver_delay, p.restart_deliver_delay_window, p.retention_period, p.status, \
-    p.next_run_time, p.tailoring_file_uri, p.creation_time, p.modification_time \
+    p.next_run_time, p.tailoring_file_uri, p.creation_time, p.modification_time, \
+    (SELECT count(*) FROM computers c WHERE c.account_id = p.account_id \
+    AND c.deleted_time IS NULL AND c.access_group_id IN (SELECT descendant_id FROM \
+    access_group_closure WHERE ancestor_id = p.access_group_id) AND (p.all_computers OR EXISTS \
+    (SELECT 1 FROM computer_tags t JOIN json_each(p.tags) j ON t.tag = j.value \
+    WHERE t.computer_id = c.id))) AS associated_instances \
     FROM security_profiles p JOIN access_groups g ON g.id = p.access_group_id";
 
 fn profile(row: &SqliteRow) -> Result<ProfileRecord> {
@@ -29,6 +41,7 @@ fn profile(row: &SqliteRow) -> Result<ProfileRecord> {
         next_run_time: optional_time(row, "next_run_time")?,
         tailoring_file_uri: row.try_get("tailoring_file_uri")?,
         creation_time: time(row, "creation_time")?,
+        associated_instances: row.try_get("associated_instances")?,
         modification_time: time(row, "modification_time")?,
     })
 }
@@ -63,10 +76,11 @@ fn push_filter(qb: &mut QueryBuilder<'_, Sqlite>, account_id: i64, filter: &Prof
         Some(StatusFilter::Archived) => {
             qb.push(" AND p.status = 'archived'");
         }
-        // Computers arrive with the fleet; until then no profile covers an instance, so none is
-        // over the cap.
-        Some(StatusFilter::OverLimit) => {
-            qb.push(" AND 0 = 1");
+        Some(StatusFilter::OverLimit { cap }) => {
+            qb.push(" AND p.status = 'active' AND ")
+                .push(COVERED)
+                .push(" > ")
+                .push_bind(cap);
         }
         None => {}
     }
@@ -147,10 +161,12 @@ impl Profiles for SqliteStore {
         limit: i64,
         offset: i64,
     ) -> Result<Page<ProfileRecord>> {
-        let mut count = QueryBuilder::new("SELECT count(*) FROM security_profiles p");
-        push_filter(&mut count, account_id, filter);
-        let count: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
-        let mut select = QueryBuilder::new(PROFILE_SELECT);
+        // One statement, so the count and the page come from the same snapshot.
+        let mut select = QueryBuilder::new(PROFILE_SELECT.replacen(
+            " FROM security_profiles p JOIN",
+            ", count(*) OVER () AS total_count FROM security_profiles p JOIN",
+            1,
+        ));
         push_filter(&mut select, account_id, filter);
         select
             .push(" ORDER BY p.id LIMIT ")
@@ -158,6 +174,15 @@ impl Profiles for SqliteStore {
             .push(" OFFSET ")
             .push_bind(offset);
         let rows = select.build().fetch_all(&self.pool).await?;
+        let count: i64 = match rows.first() {
+            Some(row) => row.try_get("total_count")?,
+            None if offset == 0 => 0,
+            None => {
+                let mut count = QueryBuilder::new("SELECT count(*) FROM security_profiles p");
+                push_filter(&mut count, account_id, filter);
+                count.build_query_scalar().fetch_one(&self.pool).await?
+            }
+        };
         let results = rows.iter().map(profile).collect::<Result<_>>()?;
         Ok(Page { count, results })
     }

@@ -1,0 +1,155 @@
+//! XHTML mixed content turned into plain text: text nodes concatenated, runs of white space
+//! collapsed to one space, line breaks where the markup had them (`br`, block boundaries such as
+//! `p`, `li`, `pre`, and blank lines in the source), trimmed at both ends.
+
+/// What separates the last character written from the next one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Gap {
+    None,
+    Space,
+    /// One or two line ends (two: a blank line; never more).
+    Lines(u8),
+}
+
+/// Builds one plain-text field, at most `limit` bytes long (the rest is dropped).
+pub(super) struct PlainText {
+    out: String,
+    gap: Gap,
+    /// Line ends in the current run of white space.
+    run_newlines: u8,
+    limit: usize,
+}
+
+impl PlainText {
+    pub(super) fn new(limit: usize) -> Self {
+        PlainText {
+            out: String::new(),
+            gap: Gap::None,
+            run_newlines: 0,
+            limit,
+        }
+    }
+
+    /// Appends a text node; in `pre`, every line end is kept (at most one blank line).
+    pub(super) fn push_text(&mut self, text: &str, pre: bool) {
+        for ch in text.chars() {
+            if matches!(ch, ' ' | '\t' | '\r' | '\n') {
+                if ch == '\n' {
+                    self.run_newlines = self.run_newlines.saturating_add(1);
+                }
+                let gap = match self.run_newlines {
+                    0 => Gap::Space,
+                    1 if pre => Gap::Lines(1),
+                    1 => Gap::Space,
+                    _ => Gap::Lines(2),
+                };
+                self.widen(gap);
+            } else {
+                self.push_char(ch);
+            }
+        }
+    }
+
+    /// Appends a word that stands for an element (a `sub`'s value).
+    pub(super) fn push_word(&mut self, word: &str) {
+        for ch in word.chars() {
+            if ch.is_whitespace() {
+                self.widen(Gap::Space);
+            } else {
+                self.push_char(ch);
+            }
+        }
+    }
+
+    /// A `br`: one more line end, at most a blank line.
+    pub(super) fn line_break(&mut self) {
+        let gap = match self.gap {
+            Gap::Lines(n) => Gap::Lines(n.saturating_add(1).min(2)),
+            _ => Gap::Lines(1),
+        };
+        self.widen(gap);
+    }
+
+    /// The edge of an element that separates words.
+    pub(super) fn space(&mut self) {
+        self.widen(Gap::Space);
+    }
+
+    /// The start or end of a block (`p`, `li`, `pre`, …): at least a line end.
+    pub(super) fn block(&mut self) {
+        self.widen(Gap::Lines(1));
+    }
+
+    pub(super) fn finish(self) -> String {
+        self.out
+    }
+
+    fn widen(&mut self, gap: Gap) {
+        self.gap = self.gap.max(gap);
+    }
+
+    fn push_char(&mut self, ch: char) {
+        self.run_newlines = 0;
+        let gap = std::mem::replace(&mut self.gap, Gap::None);
+        if self.out.len() + ch.len_utf8() + 2 > self.limit {
+            return;
+        }
+        // Nothing before the first character: the text comes out trimmed.
+        if !self.out.is_empty() {
+            match gap {
+                Gap::None => {}
+                Gap::Space => self.out.push(' '),
+                Gap::Lines(n) => (0..n).for_each(|_| self.out.push('\n')),
+            }
+        }
+        self.out.push(ch);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PlainText;
+
+    fn plain(parts: &[&str]) -> String {
+        let mut text = PlainText::new(1000);
+        for part in parts {
+            match *part {
+                "<br>" => text.line_break(),
+                "<p>" => text.block(),
+                _ => text.push_text(part, false),
+            }
+        }
+        text.finish()
+    }
+
+    #[test]
+    fn white_space_collapses_and_ends_are_trimmed() {
+        assert_eq!(plain(&["  a  b\n\tc ", " d  "]), "a b c d");
+    }
+
+    #[test]
+    fn blank_lines_and_breaks_become_line_ends() {
+        assert_eq!(plain(&["a\n\n\n  b"]), "a\n\nb");
+        assert_eq!(plain(&["a", "<br>", "\n", "<br>", "b"]), "a\n\nb");
+        assert_eq!(plain(&["a", "<p>", " b ", "<p>", "c"]), "a\nb\nc");
+        assert_eq!(plain(&["<br>", "<p>", "a", "<br>"]), "a");
+    }
+
+    #[test]
+    fn preformatted_text_keeps_its_lines() {
+        let mut text = PlainText::new(1000);
+        text.push_text("intro", false);
+        text.block();
+        text.push_text("\nline 1\n   line 2\n", true);
+        text.block();
+        text.push_text("after", false);
+        assert_eq!(text.finish(), "intro\nline 1\nline 2\nafter");
+    }
+
+    #[test]
+    fn text_stops_at_its_limit() {
+        let mut text = PlainText::new(10);
+        text.push_text("abcdefghijklmnop", false);
+        assert!(text.finish().len() <= 10);
+    }
+}

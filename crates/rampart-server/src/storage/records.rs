@@ -1,0 +1,196 @@
+//! The records storage reads and writes: plain data, already validated by the caller.
+
+use chrono::{DateTime, Utc};
+
+/// A tenant: every object belongs to one.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Account {
+    pub id: i64,
+    pub name: String,
+    pub title: String,
+    /// Agents present it to register machines in this account.
+    pub registration_key: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+}
+
+/// A user with the password hash to check a login against.
+#[derive(Clone)]
+pub struct Credentials {
+    pub user: User,
+    pub password_hash: String,
+}
+
+impl std::fmt::Debug for Account {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Account")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("title", &self.title)
+            .field("registration_key", &"****")
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("user", &self.user)
+            .field("password_hash", &"****")
+            .finish()
+    }
+}
+
+/// An account a user belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    pub account: Account,
+    pub is_default: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessGroup {
+    pub id: i64,
+    pub name: String,
+    pub title: String,
+    /// The parent group's name; `None` only for `global`.
+    pub parent: Option<String>,
+}
+
+/// A profile to create; the values are already validated.
+#[derive(Debug, Clone)]
+pub struct NewProfile {
+    pub account_id: i64,
+    /// The slug of the title; a numeric suffix is added if the account already has it.
+    pub name: String,
+    pub title: String,
+    pub benchmark: String,
+    pub mode: String,
+    pub schedule: String,
+    pub start_date: DateTime<Utc>,
+    pub access_group: String,
+    pub all_computers: bool,
+    pub tags: Vec<String>,
+    pub restart_deliver_delay: i64,
+    pub restart_deliver_delay_window: i64,
+    pub retention_period: i64,
+    pub next_run_time: Option<DateTime<Utc>>,
+    pub tailoring_file_uri: Option<String>,
+    pub now: DateTime<Utc>,
+}
+
+/// A stored security profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileRecord {
+    pub id: i64,
+    pub account_id: i64,
+    pub name: String,
+    pub title: String,
+    pub benchmark: String,
+    pub mode: String,
+    pub schedule: String,
+    pub start_date: DateTime<Utc>,
+    pub access_group: String,
+    pub all_computers: bool,
+    pub tags: Vec<String>,
+    pub restart_deliver_delay: i64,
+    pub restart_deliver_delay_window: i64,
+    pub retention_period: i64,
+    pub status: String,
+    pub next_run_time: Option<DateTime<Utc>>,
+    pub tailoring_file_uri: Option<String>,
+    pub creation_time: DateTime<Utc>,
+    pub modification_time: DateTime<Utc>,
+    /// Computers the profile covers now (its access group or below, and a tag unless
+    /// `all_computers`), not capped.
+    pub associated_instances: i64,
+}
+
+/// Which profiles a listing returns.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProfileFilter {
+    /// Lower-cased substring of the title.
+    pub search: Option<String>,
+    pub status: Option<StatusFilter>,
+    pub pass_rate_from: Option<i64>,
+    pub pass_rate_to: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusFilter {
+    Active,
+    Archived,
+    /// Profiles covering more instances than the per-profile cap.
+    OverLimit {
+        cap: i64,
+    },
+}
+
+/// The editable fields of a profile; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProfileChanges {
+    pub title: Option<String>,
+    /// The new rule and the `next_run_time` computed from it.
+    pub schedule: Option<(String, Option<DateTime<Utc>>)>,
+    pub tags: Option<Vec<String>>,
+    pub all_computers: Option<bool>,
+    pub access_group: Option<String>,
+    pub restart_deliver_delay: Option<i64>,
+    pub restart_deliver_delay_window: Option<i64>,
+}
+
+impl ProfileChanges {
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// One page of a listing and the total it was cut from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub count: i64,
+    pub results: Vec<T>,
+}
+
+/// A machine registering through the agent protocol.
+#[derive(Debug, Clone)]
+pub struct NewComputer {
+    pub account_id: i64,
+    pub hostname: String,
+    /// The OS's own host name, which its audit results carry as their target.
+    pub system_hostname: String,
+    pub title: String,
+    pub access_group: String,
+    pub tags: Vec<String>,
+    /// SHA-256 (hex) of the secret the agent authenticates with.
+    pub secret_hash: String,
+    pub now: DateTime<Utc>,
+}
+
+/// A registered machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComputerRecord {
+    pub id: i64,
+    pub account_id: i64,
+    pub hostname: String,
+    pub system_hostname: String,
+    pub title: String,
+    pub access_group: String,
+    /// Sorted.
+    pub tags: Vec<String>,
+    pub registration_time: DateTime<Utc>,
+    pub last_ping_time: Option<DateTime<Utc>>,
+}
+
+/// The fields of a computer users may change; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ComputerChanges {
+    pub title: Option<String>,
+    pub tags: Option<Vec<String>>,
+    pub access_group: Option<String>,
+}
