@@ -76,21 +76,25 @@ impl Mode {
     }
 }
 
-/// A profile's display name: trimmed, 1 to 255 characters, no control characters.
+/// A profile's display name: trimmed, 1 to 255 characters, at least one visible, and none of
+/// the control, bidirectional-override or non-characters that make a title read differently
+/// from what it holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Title(String);
 
 impl Title {
     pub fn parse(text: &str) -> Result<Self, String> {
         let title = text.trim();
-        if title.is_empty() {
+        if title.chars().all(|c| c.is_whitespace() || is_invisible(c)) {
             return Err("`title` must not be empty".into());
         }
         if title.chars().count() > 255 {
             return Err("`title` must be at most 255 characters".into());
         }
-        if title.chars().any(char::is_control) {
-            return Err("`title` must not contain control characters".into());
+        if title.chars().any(|c| c.is_control() || is_deceptive(c)) {
+            return Err(
+                "`title` must not contain control, bidirectional-override or non-characters".into(),
+            );
         }
         Ok(Self(title.to_owned()))
     }
@@ -132,6 +136,18 @@ impl ProfileName {
     }
 }
 
+/// Characters that take no space on screen.
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{200b}'..='\u{200d}' | '\u{2060}'..='\u{2064}' | '\u{feff}' | '\u{00ad}')
+}
+
+/// Characters that change how the text around them reads, or are not characters at all.
+fn is_deceptive(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
+        || (c as u32 & 0xfffe) == 0xfffe
+        || ('\u{fdd0}'..='\u{fdef}').contains(&c)
+}
+
 fn unaccent(c: char) -> Option<&'static str> {
     Some(match c {
         'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'ā' => "a",
@@ -160,10 +176,7 @@ pub struct Tags(Vec<String>);
 
 impl Tags {
     pub fn parse<S: AsRef<str>>(tags: &[S]) -> Result<Self, String> {
-        if tags.len() > 100 {
-            return Err("`tags` may hold at most 100 tags".into());
-        }
-        let mut kept: Vec<String> = Vec::with_capacity(tags.len());
+        let mut kept: Vec<String> = Vec::new();
         for tag in tags {
             let tag = tag.as_ref();
             let valid = (1..=64).contains(&tag.len())
@@ -177,6 +190,9 @@ impl Tags {
                 ));
             }
             if !kept.iter().any(|k| k == tag) {
+                if kept.len() == 100 {
+                    return Err("at most 100 different tags are allowed".into());
+                }
                 kept.push(tag.to_owned());
             }
         }
@@ -288,6 +304,17 @@ mod tests {
         assert!(Title::parse(&"x".repeat(256)).is_err());
         assert!(Title::parse(&"é".repeat(255)).is_ok());
         assert!(Title::parse("tab\there").is_err());
+        for bad in [
+            "\u{200b}",
+            "\u{feff}",
+            " \u{200b} ",
+            "abc\u{202e}def",
+            "a\u{ffff}b",
+            "a\u{2066}b",
+        ] {
+            assert!(Title::parse(bad).is_err(), "{bad:?}");
+        }
+        assert!(Title::parse("İstanbul ☕ 東京").is_ok());
     }
 
     #[test]
@@ -342,7 +369,9 @@ mod tests {
         for bad in ["", "has space", "semi;colon", "ü", &"t".repeat(65)] {
             assert!(Tags::parse(&[bad]).is_err(), "{bad:?}");
         }
-        assert!(Tags::parse(&vec!["t"; 101]).is_err());
+        assert_eq!(Tags::parse(&vec!["t"; 200]).unwrap().as_slice(), ["t"]);
+        let many: Vec<String> = (0..101).map(|n| format!("t{n}")).collect();
+        assert!(Tags::parse(&many).is_err());
     }
 
     #[test]

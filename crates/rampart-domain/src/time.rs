@@ -37,8 +37,9 @@ pub fn parse_input_time(text: &str) -> Result<InputTime, TimeError> {
             bare_date: true,
         });
     }
+    // chrono reads `23:59:60` as a leap second: refused, as no run can start then.
     let at = parse_date_time(trimmed)
-        .filter(|at| (1970..=9999).contains(&at.year()))
+        .filter(|at| (1970..=9999).contains(&at.year()) && at.nanosecond() < 1_000_000_000)
         .ok_or_else(bad)?;
     Ok(InputTime {
         at: whole_seconds(at),

@@ -22,6 +22,9 @@ pub async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
     Ok(AppState {
         store,
         tokens: Arc::new(Tokens::new(&secret, settings.token_ttl_hours)),
+        password_checks: Arc::new(tokio::sync::Semaphore::new(
+            std::thread::available_parallelism().map_or(2, |n| n.get()),
+        )),
         settings: Arc::new(settings),
     })
 }

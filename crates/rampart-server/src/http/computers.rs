@@ -7,13 +7,13 @@ use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use rampart_domain::computer_query::ComputerQuery;
-use rampart_domain::profile::{shorten, Tags, Title};
+use rampart_domain::profile::{Tags, Title};
 use rampart_domain::time::serde_time;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
-use super::extract::{from_object, JsonObject, QueryParams};
+use super::extract::{from_object, path_id, JsonObject, QueryParams};
 use super::pagination::Paging;
 use super::AppState;
 use crate::auth::Caller;
@@ -92,10 +92,7 @@ pub struct TagList {
 }
 
 fn computer_id(text: &str) -> Result<i64, ApiError> {
-    text.parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or_else(|| ApiError::not_found(format!("no computer `{}`", shorten(text))))
+    path_id(text, "computer")
 }
 
 fn missing(id: i64) -> ApiError {

@@ -37,7 +37,14 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
                 message: "the request body is empty; send a JSON object".into(),
             });
         }
-        match serde_json::from_slice::<Value>(&bytes) {
+        match serde_json::from_slice::<UniqueKeys>(&bytes).map(|u| u.0) {
+            Err(e) if e.to_string().starts_with("duplicate field") => Err(ApiError::BadRequest {
+                code: "InvalidJson",
+                message: format!(
+                    "the request body is not acceptable: {}",
+                    plain(&e.to_string())
+                ),
+            }),
             Ok(Value::Object(map)) if map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)) => {
                 Err(ApiError::BadRequest {
                     code: "InvalidJson",
@@ -56,10 +63,99 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
             }),
             Err(e) => Err(ApiError::BadRequest {
                 code: "InvalidJson",
-                message: format!("the request body is not valid JSON: {e}"),
+                message: format!(
+                    "the request body is not valid JSON: {}",
+                    plain(&e.to_string())
+                ),
             }),
         }
     }
+}
+
+/// A JSON value whose top-level object, if it is one, names each field once: a repeated field is
+/// refused rather than silently taking its last value.
+struct UniqueKeys(Value);
+
+impl<'de> serde::Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = UniqueKeys;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut access: A,
+            ) -> Result<UniqueKeys, A::Error> {
+                let mut map = Map::new();
+                while let Some(key) = access.next_key::<String>()? {
+                    if map.contains_key(&key) {
+                        return Err(serde::de::Error::custom(format!(
+                            "duplicate field `{}`",
+                            rampart_domain::profile::shorten(&key)
+                        )));
+                    }
+                    map.insert(key, access.next_value()?);
+                }
+                Ok(UniqueKeys(Value::Object(map)))
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                access: A,
+            ) -> Result<UniqueKeys, A::Error> {
+                let value = serde::Deserialize::deserialize(
+                    serde::de::value::SeqAccessDeserializer::new(access),
+                )?;
+                Ok(UniqueKeys(value))
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<UniqueKeys, E> {
+                Ok(UniqueKeys(Value::String(v.to_owned())))
+            }
+
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<UniqueKeys, E> {
+                Ok(UniqueKeys(Value::Bool(v)))
+            }
+
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<UniqueKeys, E> {
+                Ok(UniqueKeys(Value::from(v)))
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<UniqueKeys, E> {
+                Ok(UniqueKeys(Value::from(v)))
+            }
+
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<UniqueKeys, E> {
+                Ok(UniqueKeys(Value::from(v)))
+            }
+
+            fn visit_unit<E: serde::de::Error>(self) -> Result<UniqueKeys, E> {
+                Ok(UniqueKeys(Value::Null))
+            }
+        }
+        d.deserialize_any(Visit)
+    }
+}
+
+/// A serde message in the API's words: no Rust type names, and never longer than 300
+/// characters however long the value it quotes.
+fn plain(message: &str) -> String {
+    let mut text = message
+        .replace("expected i64", "expected an integer")
+        .replace("expected u64", "expected a non-negative integer")
+        .replace("expected a sequence", "expected a list")
+        .replace("expected a map", "expected an object")
+        .replace("invalid type: sequence", "invalid type: list")
+        .replace("invalid type: map", "invalid type: object")
+        .replace("floating point", "number");
+    if text.chars().count() > 300 {
+        text = text.chars().take(300).collect::<String>() + "…";
+    }
+    text
 }
 
 /// Whether any string in `value` holds a NUL, which PostgreSQL cannot store in text.
@@ -86,8 +182,8 @@ fn kind(value: &Value) -> &'static str {
 /// Deserializes a JSON object into a request type, naming the field at fault on error.
 pub fn from_object<T: DeserializeOwned>(map: Map<String, Value>) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(Value::Object(map)).map_err(|e| {
-        let field = e.path().to_string();
-        let inner = e.into_inner().to_string();
+        let field = rampart_domain::profile::shorten(&e.path().to_string());
+        let inner = plain(&e.into_inner().to_string());
         if let Some(rest) = inner.strip_prefix("missing field ") {
             ApiError::BadRequest {
                 code: "MissingField",
@@ -172,4 +268,20 @@ impl QueryParams {
             .cloned()
             .collect()
     }
+}
+
+/// The id in a `…/<id>` path, in canonical form only (`+7` and `007` name nothing); anything
+/// else is a 404 naming `what`.
+pub fn path_id(text: &str, what: &str) -> Result<i64, ApiError> {
+    let canonical =
+        !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) && !text.starts_with('0');
+    canonical
+        .then(|| text.parse::<i64>().ok())
+        .flatten()
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "no {what} `{}`",
+                rampart_domain::profile::shorten(text)
+            ))
+        })
 }

@@ -78,6 +78,11 @@ pub async fn login(
         .map_or(auth::decoy_hash(), |c| c.password_hash.as_str())
         .to_owned();
     let password = request.password;
+    let _permit = state
+        .password_checks
+        .acquire()
+        .await
+        .map_err(|e| anyhow::anyhow!("password check queue closed: {e}"))?;
     let matches =
         tokio::task::spawn_blocking(move || auth::verify_password(password.expose(), &hash))
             .await

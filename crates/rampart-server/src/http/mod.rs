@@ -32,6 +32,9 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub settings: Arc<Settings>,
     pub tokens: Arc<Tokens>,
+    /// Password checks running at once: each takes ~19 MiB and a core for tens of milliseconds,
+    /// so a burst of logins queues here instead of exhausting memory.
+    pub password_checks: Arc<tokio::sync::Semaphore>,
 }
 
 /// The whole API, ready to serve.
@@ -79,8 +82,17 @@ impl FromRequestParts<AppState> for Caller {
             .ok_or_else(|| {
                 ApiError::unauthorized("the Authorization header must be `Bearer <token>`")
             })?;
-        state.tokens.check(token).ok_or_else(|| {
-            ApiError::unauthorized("the token is invalid or has expired; log in again")
-        })
+        let invalid =
+            || ApiError::unauthorized("the token is invalid or has expired; log in again");
+        let caller = state.tokens.check(token).ok_or_else(invalid)?;
+        // A signed token is not enough: its user must still belong to its account.
+        if !state
+            .store
+            .is_member(caller.user_id, caller.account_id)
+            .await?
+        {
+            return Err(invalid());
+        }
+        Ok(caller)
     }
 }

@@ -39,9 +39,16 @@ impl Paging {
         let base = match &settings.public_url {
             Some(url) => url.trim_end_matches('/').to_owned(),
             None => {
+                // Only a plain host[:port] goes into a link; anything else could point elsewhere.
                 let host = headers
                     .get(header::HOST)
                     .and_then(|h| h.to_str().ok())
+                    .filter(|h| {
+                        !h.is_empty()
+                            && h.len() <= 255
+                            && h.chars()
+                                .all(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c))
+                    })
                     .unwrap_or("localhost");
                 format!("http://{host}")
             }

@@ -72,6 +72,8 @@ pub trait Accounts {
         now: DateTime<Utc>,
     ) -> Result<User>;
     async fn credentials(&self, email: &str) -> Result<Option<Credentials>>;
+    /// Whether the user belongs to the account.
+    async fn is_member(&self, user_id: i64, account_id: i64) -> Result<bool>;
     /// The accounts of a user, oldest membership first.
     async fn memberships(&self, user_id: i64) -> Result<Vec<Membership>>;
     /// The secret stored under `name`, storing `candidate` first when there is none: every server

@@ -12,7 +12,7 @@ use chrono::Utc;
 pub use body::{CreateProfile, ProfileList, SecurityProfile, UpdateProfile};
 
 use super::error::{ApiError, ErrorBody};
-use super::extract::{from_object, JsonObject, QueryParams};
+use super::extract::{from_object, path_id, JsonObject, QueryParams};
 use super::pagination::Paging;
 use super::AppState;
 use crate::auth::Caller;
@@ -29,17 +29,8 @@ pub fn router(base: &str) -> Router<AppState> {
         )
 }
 
-/// The id in a `…/<id>` path; anything else names no profile.
 fn profile_id(text: &str) -> Result<i64, ApiError> {
-    text.parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or_else(|| {
-            ApiError::not_found(format!(
-                "no security profile `{}`",
-                rampart_domain::profile::shorten(text)
-            ))
-        })
+    path_id(text, "security profile")
 }
 
 fn missing(id: i64) -> ApiError {
@@ -148,6 +139,9 @@ pub async fn read(
     caller: Caller,
     Path(target): Path<String>,
 ) -> Result<Json<SecurityProfile>, ApiError> {
+    if target.contains(':') {
+        return Err(ApiError::MethodNotAllowed);
+    }
     let id = profile_id(&target)?;
     let profile = state
         .store
@@ -183,11 +177,13 @@ pub async fn create(
     let mut body = body;
     body.remove("tailoring_file");
     let request: CreateProfile = from_object(body)?;
-    let new = request.into_new(
-        caller.account_id,
-        i64::from(state.settings.retention_period_days),
-        rampart_domain::time::whole_seconds(Utc::now()),
-    )?;
+    let retention = i64::from(state.settings.retention_period_days);
+    let now = rampart_domain::time::whole_seconds(Utc::now());
+    // Expanding a rule is CPU work: kept off the threads that serve requests.
+    let new =
+        tokio::task::spawn_blocking(move || request.into_new(caller.account_id, retention, now))
+            .await
+            .map_err(|e| anyhow::anyhow!("schedule computation failed: {e}"))??;
     let max_active = i64::from(state.settings.max_active_profiles);
     let created = state.store.create_profile(&new, max_active).await?;
     Ok(Json(created.into()))
@@ -233,7 +229,10 @@ pub async fn update(
         .await?
         .ok_or_else(|| missing(id))?;
     let now = rampart_domain::time::whole_seconds(Utc::now());
-    let changes = request.into_changes(current.start_date, now)?;
+    let start = current.start_date;
+    let changes = tokio::task::spawn_blocking(move || request.into_changes(start, now))
+        .await
+        .map_err(|e| anyhow::anyhow!("schedule computation failed: {e}"))??;
     let updated = state
         .store
         .update_profile(caller.account_id, id, &changes, now)

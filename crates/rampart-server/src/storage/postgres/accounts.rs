@@ -213,4 +213,15 @@ impl Accounts for PgStore {
                 .await?,
         )
     }
+
+    async fn is_member(&self, user_id: i64, account_id: i64) -> Result<bool> {
+        let found: Option<i32> = sqlx::query_scalar(
+            "SELECT 1 FROM account_members WHERE user_id = $1 AND account_id = $2",
+        )
+        .bind(user_id)
+        .bind(account_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(found.is_some())
+    }
 }
