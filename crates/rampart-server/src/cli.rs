@@ -46,6 +46,7 @@ pub enum AdminCommand {
     CreateUser {
         #[command(flatten)]
         options: ServerOptions,
+        /// The user's email; logins use it (case does not matter).
         #[arg(long)]
         email: String,
         /// At least 8 characters; `-` reads it from the first line of standard input.
@@ -162,8 +163,11 @@ async fn admin(command: AdminCommand) -> anyhow::Result<()> {
             {
                 Ok(user) => {
                     println!(
-                        "created user {} ({}) in account {}",
-                        user.email, user.name, account.name
+                        "created user {} ({}) in account {} of database {}",
+                        user.email,
+                        user.name,
+                        account.name,
+                        startup::redact(&settings.database_url())
                     );
                     Ok(())
                 }

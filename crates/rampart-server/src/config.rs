@@ -177,6 +177,9 @@ impl Settings {
         if self.max_body_bytes < 1024 {
             bail!("max_body_bytes must be at least 1024");
         }
+        if self.max_active_profiles == 0 || self.max_instances_per_profile == 0 {
+            bail!("max_active_profiles and max_instances_per_profile must be at least 1");
+        }
         if !(1..=36_500).contains(&self.retention_period_days) {
             bail!("retention_period_days must be between 1 and 36500");
         }

@@ -32,13 +32,42 @@ pub async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
 /// Opens the configured database (creating the data dir for SQLite) and migrates it.
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
     let url = settings.database_url();
-    if url.starts_with("sqlite:") {
-        std::fs::create_dir_all(&settings.data_dir)
-            .with_context(|| format!("cannot create data dir {}", settings.data_dir.display()))?;
+    let sqlite = url.starts_with("sqlite:");
+    if sqlite {
+        create_private_dir(&settings.data_dir)?;
     }
-    storage::open(&url)
+    let store = storage::open(&url)
         .await
-        .with_context(|| format!("cannot open database {}", redact(&url)))
+        .with_context(|| format!("cannot open database {}", redact(&url)))?;
+    if sqlite {
+        keep_private(
+            url.trim_start_matches("sqlite://")
+                .trim_start_matches("sqlite:"),
+        );
+    }
+    Ok(store)
+}
+
+/// Creates the data dir (and its parents) readable by its owner only; an existing one is left as
+/// it is.
+fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(dir)
+        .with_context(|| format!("cannot create data dir {}", dir.display()))
+}
+
+/// The SQLite files hold password hashes and registration keys: owner-only.
+fn keep_private(path: &str) {
+    #[cfg(unix)]
+    for suffix in ["", "-wal", "-shm"] {
+        use std::os::unix::fs::PermissionsExt;
+        let file = format!("{}{suffix}", path.split('?').next().unwrap_or(path));
+        let _ = std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600));
+    }
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, then finishes the requests in flight.

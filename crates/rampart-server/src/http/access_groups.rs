@@ -75,7 +75,7 @@ fn tree(groups: Vec<Stored>) -> Vec<AccessGroup> {
 
 /// List the account's access groups.
 #[utoipa::path(
-    get, path = "/api/v2/access-groups", tag = "access-groups",
+    get, path = "/api/v2/access-groups", operation_id = "listAccessGroups", tag = "access-groups",
     params(
         ("limit" = Option<i64>, Query, description = "Page size, 1–1000 (default 1000)"),
         ("offset" = Option<i64>, Query, description = "Groups to skip, ≥ 0"),
@@ -120,7 +120,7 @@ pub async fn list(
 
 /// Create an access group under `parent`.
 #[utoipa::path(
-    post, path = "/api/v2/access-groups", tag = "access-groups",
+    post, path = "/api/v2/access-groups", operation_id = "createAccessGroup", tag = "access-groups",
     request_body(content = CreateAccessGroup, description = "JSON; sent with any Content-Type"),
     responses(
         (status = 200, description = "The new group", body = AccessGroup),

@@ -91,7 +91,7 @@ fn host_name(field: &str, text: &str) -> Result<String, ApiError> {
 
 /// Register a machine.
 #[utoipa::path(
-    post, path = "/agent/v1/register", tag = "agent",
+    post, path = "/agent/v1/register", operation_id = "agentRegister", tag = "agent",
     request_body = Registration,
     responses(
         (status = 200, description = "Registered", body = Registered),
@@ -180,7 +180,7 @@ impl FromRequestParts<AppState> for Agent {
 
 /// Which computer the credentials belong to (the agent's health check).
 #[utoipa::path(
-    get, path = "/agent/v1/me", tag = "agent",
+    get, path = "/agent/v1/me", operation_id = "agentMe", tag = "agent",
     responses(
         (status = 200, description = "The calling computer", body = AgentIdentity),
         (status = 401, description = "Bad credentials, or the computer was deleted", body = ErrorBody),

@@ -101,7 +101,7 @@ fn missing(id: i64) -> ApiError {
 
 /// List the account's computers.
 #[utoipa::path(
-    get, path = "/api/v2/computers", tag = "computers",
+    get, path = "/api/v2/computers", operation_id = "listComputers", tag = "computers",
     params(
         ("query" = Option<String>, Query, description = "Space-separated terms joined by AND unless `OR` stands between them: `tag:NAME`, `access-group:NAME` (that group or below), `id:N`, or a word found in the hostname or title (ASCII case-insensitive)"),
         ("limit" = Option<i64>, Query, description = "Page size, 1–1000 (default 1000)"),
@@ -146,7 +146,7 @@ pub async fn list(
 
 /// Read one computer.
 #[utoipa::path(
-    get, path = "/api/v2/computers/{id}", tag = "computers",
+    get, path = "/api/v2/computers/{id}", operation_id = "getComputer", tag = "computers",
     params(("id" = i64, Path, description = "The computer's id")),
     responses(
         (status = 200, description = "The computer", body = Computer),
@@ -167,7 +167,7 @@ pub async fn read(
 
 /// Change a computer's title, tags or access group; coverage follows at once.
 #[utoipa::path(
-    patch, path = "/api/v2/computers/{id}", tag = "computers",
+    patch, path = "/api/v2/computers/{id}", operation_id = "updateComputer", tag = "computers",
     params(("id" = i64, Path, description = "The computer's id")),
     request_body(content = UpdateComputer, description = "JSON; sent with any Content-Type"),
     responses(
@@ -212,7 +212,7 @@ pub async fn update(
 
 /// Remove a computer: it leaves the inventory and every profile's coverage; its past results stay.
 #[utoipa::path(
-    delete, path = "/api/v2/computers/{id}", tag = "computers",
+    delete, path = "/api/v2/computers/{id}", operation_id = "deleteComputer", tag = "computers",
     params(("id" = i64, Path, description = "The computer's id")),
     responses(
         (status = 204, description = "Removed"),
@@ -240,7 +240,7 @@ pub async fn remove(
 
 /// The tags the account's computers carry.
 #[utoipa::path(
-    get, path = "/api/v2/tags", tag = "computers",
+    get, path = "/api/v2/tags", operation_id = "listTags", tag = "computers",
     responses(
         (status = 200, description = "Tags in use, sorted", body = TagList),
         (status = 401, description = "No valid token", body = ErrorBody),

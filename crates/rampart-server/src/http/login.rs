@@ -22,7 +22,7 @@ pub fn router() -> Router<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     /// The user's email (case does not matter).
-    #[schema(example = "[email protected]")]
+    #[schema(example = "mark\u{40}lumon.example")]
     pub email: String,
     /// The user's password.
     #[schema(value_type = String)]
@@ -58,7 +58,7 @@ pub struct LoginResponse {
 
 /// Log in.
 #[utoipa::path(
-    post, path = "/api/v2/login", tag = "login",
+    post, path = "/api/v2/login", operation_id = "login", tag = "login",
     request_body = LoginRequest,
     responses(
         (status = 200, description = "Logged in", body = LoginResponse),

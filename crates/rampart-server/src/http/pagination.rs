@@ -21,7 +21,11 @@ impl Paging {
             .integer("limit", 1..=MAX_LIMIT, "an integer from 1 to 1000")?
             .unwrap_or(MAX_LIMIT);
         let offset = query
-            .integer("offset", 0..=i64::from(i32::MAX), "a non-negative integer")?
+            .integer(
+                "offset",
+                0..=i64::from(i32::MAX),
+                "an integer from 0 to 2147483647",
+            )?
             .unwrap_or(0);
         Ok(Self { limit, offset })
     }

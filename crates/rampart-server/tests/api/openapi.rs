@@ -12,11 +12,19 @@ async fn the_document_lists_every_endpoint_and_each_is_served(backend: Backend) 
     assert!(doc.body["openapi"].as_str().unwrap().starts_with("3."));
     let paths = doc.body["paths"].as_object().unwrap();
     let mut listed: Vec<String> = Vec::new();
+    let mut operation_ids: Vec<String> = Vec::new();
     for (path, methods) in paths {
-        for method in methods.as_object().unwrap().keys() {
+        for (method, operation) in methods.as_object().unwrap() {
             listed.push(format!("{} {path}", method.to_uppercase()));
+            operation_ids.push(operation["operationId"].as_str().unwrap().to_owned());
         }
     }
+    let unique: std::collections::BTreeSet<&String> = operation_ids.iter().collect();
+    assert_eq!(
+        unique.len(),
+        operation_ids.len(),
+        "operationIds are unique: {operation_ids:?}"
+    );
     listed.sort();
     assert_eq!(
         listed,

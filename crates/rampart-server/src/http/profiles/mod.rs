@@ -39,7 +39,7 @@ fn missing(id: i64) -> ApiError {
 
 /// List the account's security profiles, oldest first.
 #[utoipa::path(
-    get, path = "/api/v2/security-profiles", tag = "security-profiles",
+    get, path = "/api/v2/security-profiles", operation_id = "listSecurityProfiles", tag = "security-profiles",
     params(
         ("search" = Option<String>, Query, description = "Only profiles whose title contains this text (case-insensitive)"),
         ("status" = Option<String>, Query, description = "`active`, `archived` or `over-limit` (profiles covering more instances than the per-profile cap)"),
@@ -125,7 +125,7 @@ pub async fn list(
 
 /// Read one security profile.
 #[utoipa::path(
-    get, path = "/api/v2/security-profiles/{id}", tag = "security-profiles",
+    get, path = "/api/v2/security-profiles/{id}", operation_id = "getSecurityProfile", tag = "security-profiles",
     params(("id" = i64, Path, description = "The profile's id")),
     responses(
         (status = 200, description = "The profile", body = SecurityProfile),
@@ -153,7 +153,7 @@ pub async fn read(
 
 /// Create a security profile; its first run follows its schedule.
 #[utoipa::path(
-    post, path = "/api/v2/security-profiles", tag = "security-profiles",
+    post, path = "/api/v2/security-profiles", operation_id = "createSecurityProfile", tag = "security-profiles",
     request_body(content = CreateProfile, description = "JSON; sent with any Content-Type"),
     responses(
         (status = 200, description = "The new profile", body = SecurityProfile),
@@ -191,7 +191,7 @@ pub async fn create(
 
 /// Change a security profile's editable fields.
 #[utoipa::path(
-    patch, path = "/api/v2/security-profiles/{id}", tag = "security-profiles",
+    patch, path = "/api/v2/security-profiles/{id}", operation_id = "updateSecurityProfile", tag = "security-profiles",
     params(("id" = i64, Path, description = "The profile's id")),
     request_body(content = UpdateProfile, description = "JSON; sent with any Content-Type. Any other field is refused by name."),
     responses(
@@ -246,7 +246,7 @@ pub async fn update(
 
 /// Archive a security profile: it stops running; its history stays readable.
 #[utoipa::path(
-    post, path = "/api/v2/security-profiles/{id}:archive", tag = "security-profiles",
+    post, path = "/api/v2/security-profiles/{id}:archive", operation_id = "archiveSecurityProfile", tag = "security-profiles",
     params(("id" = i64, Path, description = "The profile's id")),
     responses(
         (status = 200, description = "The archived profile (archiving twice changes nothing)", body = SecurityProfile),
