@@ -189,7 +189,33 @@ pub enum ResultKind {
     Fixed,
 }
 
+/// How a rule result counts toward a machine's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// `pass`, `fixed`.
+    Passing,
+    /// `fail`, `error`: the machine fails the audit.
+    Failing,
+    /// `notapplicable`, `notchecked`, `informational`, `unknown`: selected, but neither.
+    Other,
+    /// `notselected`: not part of the audit.
+    NotSelected,
+}
+
 impl ResultKind {
+    /// How the result counts: a machine fails when any selected rule is `fail` or `error`.
+    pub fn class(self) -> Class {
+        match self {
+            ResultKind::Pass | ResultKind::Fixed => Class::Passing,
+            ResultKind::Fail | ResultKind::Error => Class::Failing,
+            ResultKind::NotSelected => Class::NotSelected,
+            ResultKind::NotApplicable
+            | ResultKind::NotChecked
+            | ResultKind::Informational
+            | ResultKind::Unknown => Class::Other,
+        }
+    }
+
     /// Every kind, in code order.
     pub const ALL: [ResultKind; 9] = [
         ResultKind::Pass,

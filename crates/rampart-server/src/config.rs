@@ -54,6 +54,12 @@ pub struct Settings {
     pub token_ttl_hours: u32,
     /// Largest request body accepted, in bytes; larger bodies get 413.
     pub max_body_bytes: usize,
+    /// Largest results file an agent may upload, in bytes (compressed or not).
+    pub max_upload_bytes: usize,
+    /// Hours a machine has to answer an activity before it fails.
+    pub activity_timeout_hours: u32,
+    /// Seconds between two looks of the scheduler for due runs and late activities.
+    pub scheduler_interval_seconds: u32,
     /// Most active security profiles an account may have.
     pub max_active_profiles: u32,
     /// Most instances one profile audits.
@@ -74,6 +80,9 @@ impl Default for Settings {
             jwt_secret: None,
             token_ttl_hours: 24,
             max_body_bytes: 8 * 1024 * 1024,
+            max_upload_bytes: 64 * 1024 * 1024,
+            activity_timeout_hours: 24,
+            scheduler_interval_seconds: 10,
             max_active_profiles: 5,
             max_instances_per_profile: 5000,
             retention_period_days: 730,
@@ -155,6 +164,15 @@ impl Settings {
         if let Some(v) = var("RAMPART_MAX_BODY_BYTES") {
             self.max_body_bytes = parsed("RAMPART_MAX_BODY_BYTES", v)?;
         }
+        if let Some(v) = var("RAMPART_MAX_UPLOAD_BYTES") {
+            self.max_upload_bytes = parsed("RAMPART_MAX_UPLOAD_BYTES", v)?;
+        }
+        if let Some(v) = var("RAMPART_ACTIVITY_TIMEOUT_HOURS") {
+            self.activity_timeout_hours = parsed("RAMPART_ACTIVITY_TIMEOUT_HOURS", v)?;
+        }
+        if let Some(v) = var("RAMPART_SCHEDULER_INTERVAL_SECONDS") {
+            self.scheduler_interval_seconds = parsed("RAMPART_SCHEDULER_INTERVAL_SECONDS", v)?;
+        }
         if let Some(v) = var("RAMPART_MAX_ACTIVE_PROFILES") {
             self.max_active_profiles = parsed("RAMPART_MAX_ACTIVE_PROFILES", v)?;
         }
@@ -176,6 +194,12 @@ impl Settings {
         }
         if self.max_body_bytes < 1024 {
             bail!("max_body_bytes must be at least 1024");
+        }
+        if self.activity_timeout_hours == 0 || self.scheduler_interval_seconds == 0 {
+            bail!("activity_timeout_hours and scheduler_interval_seconds must be at least 1");
+        }
+        if self.max_upload_bytes < 1024 {
+            bail!("max_upload_bytes must be at least 1024");
         }
         if self.max_active_profiles == 0 || self.max_instances_per_profile == 0 {
             bail!("max_active_profiles and max_instances_per_profile must be at least 1");

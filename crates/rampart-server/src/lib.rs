@@ -6,5 +6,6 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod scheduler;
 pub mod startup;
 pub mod storage;

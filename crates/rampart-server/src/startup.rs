@@ -70,16 +70,33 @@ fn keep_private(path: &str) {
     }
 }
 
-/// Serves the API on `listener` until `shutdown` resolves, then finishes the requests in flight.
+/// Serves the API on `listener`, with the scheduler beside it, until `shutdown` resolves; then
+/// finishes the requests in flight.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    axum::serve(listener, http::router(state))
-        .with_graceful_shutdown(shutdown)
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let scheduler = tokio::spawn(crate::scheduler::run(
+        state.store.clone(),
+        state.settings.clone(),
+        {
+            let mut stopped = stopped.clone();
+            async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            }
+        },
+    ));
+    let served = axum::serve(listener, http::router(state))
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        })
         .await
-        .context("the HTTP server failed")
+        .context("the HTTP server failed");
+    let _ = scheduler.await;
+    served
 }
 
 /// A database URL without its password, for logs.

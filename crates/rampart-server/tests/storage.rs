@@ -69,6 +69,9 @@ fn new_profile(account_id: i64, name: &str) -> NewProfile {
         next_run_time: Some(at(2030, 1, 7)),
         tailoring_file_uri: None,
         now: at(2026, 12, 3),
+        start_now: false,
+        creator_id: None,
+        run_cap: 5000,
     }
 }
 

@@ -2,6 +2,7 @@
 //! every resource's routes (one module per resource).
 
 mod access_groups;
+mod activities;
 mod agent;
 mod computers;
 pub mod error;
@@ -44,7 +45,8 @@ pub fn router(state: AppState) -> Router {
         .merge(login::router())
         .merge(access_groups::router())
         .merge(computers::router())
-        .merge(agent::router())
+        .merge(activities::router())
+        .merge(agent::router(state.settings.max_upload_bytes))
         .merge(profiles::router("/api/v2/security-profiles"))
         .merge(profiles::router("/api/v2/usg-profiles"))
         .merge(openapi::router())

@@ -7,7 +7,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::AppState;
-use super::{access_groups, agent, computers, error, login, profiles};
+use super::{access_groups, activities, agent, computers, error, login, profiles};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -26,11 +26,17 @@ use super::{access_groups, agent, computers, error, login, profiles};
         computers::tags,
         agent::register,
         agent::me,
+        agent::work::activities,
+        agent::work::results,
+        agent::work::outcome,
         profiles::list,
         profiles::read,
         profiles::create,
         profiles::update,
         profiles::archive,
+        profiles::execute,
+        activities::list,
+        activities::read,
     ),
     components(schemas(error::ErrorBody)),
     modifiers(&BearerAuth),
@@ -38,6 +44,7 @@ use super::{access_groups, agent, computers, error, login, profiles};
         (name = "login", description = "Tokens"),
         (name = "access-groups", description = "The tree of access groups machines belong to"),
         (name = "security-profiles", description = "What to audit, how, when and where"),
+        (name = "activities", description = "Runs, each machine's part in them, and report generation"),
         (name = "computers", description = "The machines agents registered, and their tags"),
         (name = "agent", description = "rampart's own protocol between the server and `rampart-agent`; authenticated with `Authorization: Agent <computer id>:<secret>`"),
     )

@@ -49,7 +49,7 @@ pub enum StorageError {
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;
 
 /// Everything rampart keeps in its database: one implementation per backend.
-pub trait Store: Accounts + Profiles + Computers + Send + Sync + 'static {
+pub trait Store: Accounts + Profiles + Computers + Runs + Send + Sync + 'static {
     /// The backend's name for logs: `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 }
@@ -156,6 +156,81 @@ pub trait Computers {
     async fn tags(&self, account_id: i64) -> Result<Vec<String>>;
 }
 
+/// Computes a profile's next run time after a run starts.
+pub type NextRunTime = dyn Fn(&ProfileRecord) -> Option<DateTime<Utc>> + Send + Sync;
+
+/// Chooses when a restart is delivered, from the profile's delay (hours) and window (minutes).
+pub type RestartDelay = dyn Fn(i64, i64) -> chrono::Duration + Send + Sync;
+
+/// Runs, the activities they hand out, and the results that come back. Every change to an
+/// instance's state updates its run's counts in the same transaction.
+#[async_trait]
+pub trait Runs {
+    /// Starts a run of the profile now: each covered computer (at most `cap`, lowest ids first)
+    /// gets a child activity. Answers the parent. `Archived` or `NotFound` change nothing.
+    async fn start_run(
+        &self,
+        account_id: i64,
+        profile_id: i64,
+        creator_id: Option<i64>,
+        now: DateTime<Utc>,
+        cap: i64,
+    ) -> Result<ActivityRecord>;
+    /// Starts every run that is due (`next_run_time <= now`) exactly once, also with several
+    /// servers on one database, and moves each profile's `next_run_time` to `next(profile)`.
+    /// Answers the ids of the runs' parent activities.
+    async fn start_due_runs(
+        &self,
+        now: DateTime<Utc>,
+        cap: i64,
+        next: &NextRunTime,
+    ) -> Result<Vec<i64>>;
+    /// The computer's open activities; `undelivered` ones become `delivered`.
+    async fn deliver(&self, computer_id: i64, now: DateTime<Utc>) -> Result<Vec<AgentWork>>;
+    /// Stores a results file for the computer's activity and finishes it. `NotFound` for another
+    /// computer's or a missing activity, `Conflict` when it was answered differently.
+    async fn record_results(
+        &self,
+        computer_id: i64,
+        activity_id: i64,
+        ingest: &Ingest,
+        now: DateTime<Utc>,
+    ) -> Result<AuditOutcome>;
+    /// Finishes the computer's activity without results (a fix, a restart, or a failure). A
+    /// successful fix in `fix-restart-audit` mode schedules the restart `restart_delay` from now;
+    /// a successful restart hands out the audit.
+    async fn record_outcome(
+        &self,
+        computer_id: i64,
+        activity_id: i64,
+        succeeded: bool,
+        message: &str,
+        now: DateTime<Utc>,
+        restart_delay: &RestartDelay,
+    ) -> Result<()>;
+    /// Makes `scheduled` activities whose time has come `undelivered`.
+    async fn release_scheduled(&self, now: DateTime<Utc>) -> Result<u64>;
+    /// Fails open activities that have waited since before `cutoff` for their machine.
+    async fn expire_activities(&self, cutoff: DateTime<Utc>, now: DateTime<Utc>) -> Result<u64>;
+    /// The open activity of the computer, for checks before a results file is parsed:
+    /// its status and when it was delivered.
+    async fn open_activity(
+        &self,
+        computer_id: i64,
+        activity_id: i64,
+    ) -> Result<Option<ActivityRecord>>;
+    async fn activity(&self, account_id: i64, id: i64) -> Result<Option<ActivityRecord>>;
+    async fn list_activities(
+        &self,
+        account_id: i64,
+        filter: &ActivityFilter,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Page<ActivityRecord>>;
+    /// The benchmark versions whose rule texts are stored, as (benchmark id, version).
+    async fn known_versions(&self) -> Result<Vec<(String, String)>>;
+}
+
 /// Opens (creating if needed) the database at `url` and brings its schema up to date:
 /// `sqlite://PATH` or `postgres://…`.
 pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
@@ -197,6 +272,24 @@ pub(crate) fn decode_tags(json: &str) -> Result<Vec<String>> {
 
 pub(crate) fn encode_tags(tags: &[String]) -> String {
     serde_json::to_string(tags).expect("a list of strings always serializes")
+}
+
+/// Rule identifiers as stored: a JSON list of `{"system", "value"}`.
+pub(crate) fn encode_identifiers(ids: &[rampart_domain::xccdf::Ident]) -> String {
+    let list: Vec<serde_json::Value> = ids
+        .iter()
+        .map(|i| serde_json::json!({"system": i.system, "value": i.value}))
+        .collect();
+    serde_json::Value::Array(list).to_string()
+}
+
+/// Rule references as stored: a JSON list of `{"href", "text"}`.
+pub(crate) fn encode_references(refs: &[rampart_domain::xccdf::Reference]) -> String {
+    let list: Vec<serde_json::Value> = refs
+        .iter()
+        .map(|r| serde_json::json!({"href": r.href, "text": r.text}))
+        .collect();
+    serde_json::Value::Array(list).to_string()
 }
 
 /// Splits a comma-joined tag list read from the database (tags never contain commas).

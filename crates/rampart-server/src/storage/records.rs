@@ -82,6 +82,12 @@ pub struct NewProfile {
     pub next_run_time: Option<DateTime<Utc>>,
     pub tailoring_file_uri: Option<String>,
     pub now: DateTime<Utc>,
+    /// Start the first run in the same transaction (`start_date` is now or past).
+    pub start_now: bool,
+    /// Who creates it (the first run's creator).
+    pub creator_id: Option<i64>,
+    /// The most instances a run audits.
+    pub run_cap: i64,
 }
 
 /// A stored security profile.
@@ -109,6 +115,8 @@ pub struct ProfileRecord {
     /// Computers the profile covers now (its access group or below, and a tag unless
     /// `all_computers`), not capped.
     pub associated_instances: i64,
+    /// The most recent run's counts; `None` before the first run.
+    pub last_run: Option<RunCounts>,
 }
 
 /// Which profiles a listing returns.
@@ -193,4 +201,95 @@ pub struct ComputerChanges {
     pub title: Option<String>,
     pub tags: Option<Vec<String>>,
     pub access_group: Option<String>,
+}
+
+/// An activity: a parent (a run, a report) or a child (one machine's work in a run).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActivityRecord {
+    pub id: i64,
+    pub account_id: i64,
+    pub parent_id: Option<i64>,
+    pub computer_id: Option<i64>,
+    pub run_id: Option<i64>,
+    /// `UsgActivity`, `RestartRequest` or `GenerateUsgReportActivity`.
+    pub kind: String,
+    /// For children: `audit`, `fix`, `fix-audit` or `restart`.
+    pub action: Option<String>,
+    pub summary: String,
+    pub status: String,
+    pub creator: Option<User>,
+    pub deliver_delay_window: i64,
+    pub deliver_after: Option<DateTime<Utc>>,
+    pub creation_time: DateTime<Utc>,
+    pub delivery_time: Option<DateTime<Utc>>,
+    pub completion_time: Option<DateTime<Utc>>,
+    pub result_text: Option<String>,
+    pub result_code: Option<i64>,
+}
+
+/// Which activities a listing returns.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ActivityFilter {
+    pub parent_id: Option<i64>,
+    pub computer_id: Option<i64>,
+    pub kind: Option<String>,
+    pub status: Option<String>,
+}
+
+/// The latest run's counts, as a profile shows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunCounts {
+    pub run_id: i64,
+    pub started_at: DateTime<Utc>,
+    pub not_started: i64,
+    pub in_progress: i64,
+    pub passing: i64,
+    pub failing: i64,
+    pub report_uri: Option<String>,
+}
+
+/// An activity handed to an agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentWork {
+    pub id: i64,
+    pub kind: String,
+    pub action: String,
+    pub benchmark: String,
+}
+
+/// A parsed results file, ready to store.
+#[derive(Debug, Clone)]
+pub struct Ingest {
+    pub benchmark_id: String,
+    pub version: String,
+    /// The rule texts when the upload carried the Benchmark; stored only for a version the
+    /// server does not know yet.
+    pub rule_texts: Option<Vec<rampart_domain::xccdf::RuleText>>,
+    pub xccdf_profile: Option<String>,
+    pub target: String,
+    pub start_time: Option<DateTime<Utc>>,
+    pub end_time: DateTime<Utc>,
+    pub score: Option<f64>,
+    /// Selected rules only (`notselected` dropped), in file order.
+    pub results: Vec<IngestResult>,
+    /// SHA-256 of the uploaded bytes: a repeat of the same upload is harmless.
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct IngestResult {
+    pub rule_id: String,
+    pub result: rampart_domain::xccdf::ResultKind,
+    pub severity: rampart_domain::xccdf::Severity,
+    pub time: Option<DateTime<Utc>>,
+}
+
+/// What storing a results file gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditOutcome {
+    pub activity_id: i64,
+    pub passing_rules: i64,
+    pub failing_rules: i64,
+    pub other_rules: i64,
+    pub passed: bool,
 }

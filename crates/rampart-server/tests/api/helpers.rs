@@ -62,6 +62,14 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 /// Starts the server with settings changed by `tune`.
 pub async fn spawn_app_with(backend: Backend, tune: impl FnOnce(&mut Settings)) -> TestApp {
+    // The server's log, shown for failing tests: `RAMPART_LOG=debug cargo test …`.
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("RAMPART_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .try_init();
     let database = FreshDatabase::new(&backend).await;
     let mut settings = Settings {
         listen: "127.0.0.1:0".parse().unwrap(),

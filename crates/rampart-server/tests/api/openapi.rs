@@ -30,8 +30,11 @@ async fn the_document_lists_every_endpoint_and_each_is_served(backend: Backend) 
         listed,
         [
             "DELETE /api/v2/computers/{id}",
+            "GET /agent/v1/activities",
             "GET /agent/v1/me",
             "GET /api/v2/access-groups",
+            "GET /api/v2/activities",
+            "GET /api/v2/activities/{id}",
             "GET /api/v2/computers",
             "GET /api/v2/computers/{id}",
             "GET /api/v2/security-profiles",
@@ -39,11 +42,14 @@ async fn the_document_lists_every_endpoint_and_each_is_served(backend: Backend) 
             "GET /api/v2/tags",
             "PATCH /api/v2/computers/{id}",
             "PATCH /api/v2/security-profiles/{id}",
+            "POST /agent/v1/activities/{id}/outcome",
+            "POST /agent/v1/activities/{id}/results",
             "POST /agent/v1/register",
             "POST /api/v2/access-groups",
             "POST /api/v2/login",
             "POST /api/v2/security-profiles",
             "POST /api/v2/security-profiles/{id}:archive",
+            "POST /api/v2/security-profiles/{id}:execute",
         ]
     );
     // Each documented route exists: with a token it is never "no such endpoint" or 405.

@@ -208,25 +208,36 @@ pub struct SecurityProfile {
 
 impl From<ProfileRecord> for SecurityProfile {
     fn from(r: ProfileRecord) -> Self {
-        // Runs arrive with the scheduler: until then every covered instance is "not started".
-        let associated_instances = r.associated_instances;
-        Self {
-            access_group: r.access_group,
-            account_id: r.account_id,
-            all_computers: r.all_computers,
-            associated_instances,
-            benchmark: r.benchmark,
-            creation_time: r.creation_time,
-            id: r.id,
-            last_run_results: LastRunResults {
+        let last_run_results = match &r.last_run {
+            Some(run) => LastRunResults {
+                failing: run.failing,
+                in_progress: run.in_progress,
+                not_started: run.not_started,
+                passing: run.passing,
+                pass_rate: pass_rate(run.passing, run.failing),
+                report_uri: run.report_uri.clone(),
+                timestamp: Some(run.started_at),
+            },
+            // Before the first run every covered instance is "not started".
+            None => LastRunResults {
                 failing: 0,
                 in_progress: 0,
-                not_started: associated_instances,
+                not_started: r.associated_instances,
                 passing: 0,
                 pass_rate: None,
                 report_uri: None,
                 timestamp: None,
             },
+        };
+        Self {
+            access_group: r.access_group,
+            account_id: r.account_id,
+            all_computers: r.all_computers,
+            associated_instances: r.associated_instances,
+            benchmark: r.benchmark,
+            creation_time: r.creation_time,
+            id: r.id,
+            last_run_results,
             mode: r.mode,
             modification_time: r.modification_time,
             name: r.name,
@@ -241,6 +252,12 @@ impl From<ProfileRecord> for SecurityProfile {
             title: r.title,
         }
     }
+}
+
+/// round-half-up(100 × passing / (passing + failing)); `None` when nothing has finished.
+pub fn pass_rate(passing: i64, failing: i64) -> Option<i64> {
+    let finished = passing + failing;
+    (finished > 0).then(|| (200 * passing + finished) / (2 * finished))
 }
 
 /// A page of profiles.
@@ -282,10 +299,12 @@ impl CreateProfile {
     /// Checks every field and computes `next_run_time`; `now` is the creation time.
     pub fn into_new(
         self,
-        account_id: i64,
+        caller: crate::auth::Caller,
         default_retention: i64,
+        run_cap: i64,
         now: DateTime<Utc>,
     ) -> Result<NewProfile, ApiError> {
+        let account_id = caller.account_id;
         let title = Title::parse(&self.title).map_err(ApiError::invalid)?;
         let benchmark = Benchmark::parse(&self.benchmark).map_err(ApiError::invalid)?;
         let mode = Mode::parse(&self.mode).map_err(ApiError::invalid)?;
@@ -325,6 +344,9 @@ impl CreateProfile {
             )?,
             tailoring_file_uri: None,
             now,
+            start_now: start_date <= now,
+            creator_id: Some(caller.user_id),
+            run_cap,
         })
     }
 }

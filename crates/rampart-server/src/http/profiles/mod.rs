@@ -11,6 +11,7 @@ use chrono::Utc;
 
 pub use body::{CreateProfile, ProfileList, SecurityProfile, UpdateProfile};
 
+use super::activities::Activity;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{from_object, path_id, JsonObject, QueryParams};
 use super::pagination::Paging;
@@ -178,12 +179,12 @@ pub async fn create(
     body.remove("tailoring_file");
     let request: CreateProfile = from_object(body)?;
     let retention = i64::from(state.settings.retention_period_days);
+    let cap = i64::from(state.settings.max_instances_per_profile);
     let now = rampart_domain::time::whole_seconds(Utc::now());
     // Expanding a rule is CPU work: kept off the threads that serve requests.
-    let new =
-        tokio::task::spawn_blocking(move || request.into_new(caller.account_id, retention, now))
-            .await
-            .map_err(|e| anyhow::anyhow!("schedule computation failed: {e}"))??;
+    let new = tokio::task::spawn_blocking(move || request.into_new(caller, retention, cap, now))
+        .await
+        .map_err(|e| anyhow::anyhow!("schedule computation failed: {e}"))??;
     let max_active = i64::from(state.settings.max_active_profiles);
     let created = state.store.create_profile(&new, max_active).await?;
     Ok(Json(created.into()))
@@ -272,18 +273,46 @@ pub async fn archive(
     Ok(Json(archived.into()))
 }
 
+/// Start a run of the profile now, outside its schedule; `next_run_time` stays as it was.
+#[utoipa::path(
+    post, path = "/api/v2/security-profiles/{id}:execute", tag = "security-profiles", operation_id = "executeSecurityProfile",
+    params(("id" = i64, Path, description = "The profile's id")),
+    responses(
+        (status = 200, description = "The run's parent activity", body = Activity),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 404, description = "No such profile in the account", body = ErrorBody),
+        (status = 409, description = "The profile is archived", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn execute(state: AppState, caller: Caller, id: i64) -> Result<Json<Activity>, ApiError> {
+    let now = rampart_domain::time::whole_seconds(Utc::now());
+    let cap = i64::from(state.settings.max_instances_per_profile);
+    let parent = state
+        .store
+        .start_run(caller.account_id, id, Some(caller.user_id), now, cap)
+        .await
+        .map_err(|e| match e {
+            crate::storage::StorageError::NotFound => missing(id),
+            other => other.into(),
+        })?;
+    Ok(Json(parent.into()))
+}
+
 /// `POST …/<id>:<action>`.
 async fn act(
     State(state): State<AppState>,
     caller: Caller,
     Path(target): Path<String>,
-) -> Result<Json<SecurityProfile>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
     let Some((id, action)) = target.split_once(':') else {
         return Err(ApiError::MethodNotAllowed);
     };
     let id = profile_id(id)?;
     match action {
-        "archive" => archive(state, caller, id).await,
+        "archive" => Ok(archive(state, caller, id).await?.into_response()),
+        "execute" => Ok(execute(state, caller, id).await?.into_response()),
         other => Err(ApiError::not_found(format!(
             "security profiles have no action `{}`",
             rampart_domain::profile::shorten(other)

@@ -4,22 +4,25 @@ use super::accounts::access_group_id;
 use super::*;
 
 /// How many computers a profile (aliased `p`) covers now.
-const COVERED: &str = "(SELECT count(*) FROM computers c WHERE c.account_id = p.account_id \
-    AND c.deleted_time IS NULL AND c.access_group_id IN (SELECT descendant_id FROM \
-    access_group_closure WHERE ancestor_id = p.access_group_id) AND (p.all_computers OR EXISTS \
-    (SELECT 1 FROM computer_tags t WHERE t.computer_id = c.id \
-    AND t.tag IN (SELECT jsonb_array_elements_text(p.tags::jsonb)))))";
+const COVERED: &str = concat!("(SELECT count(*) FROM computers c WHERE ", covers!(), ")");
 
-const PROFILE_SELECT: &str = "SELECT p.id, p.account_id, p.name, p.title, p.benchmark, p.mode, \
-    p.schedule, p.start_date, g.name AS access_group, p.all_computers, p.tags, \
-    p.restart_deliver_delay, p.restart_deliver_delay_window, p.retention_period, p.status, \
-    p.next_run_time, p.tailoring_file_uri, p.creation_time, p.modification_time, \
-    (SELECT count(*) FROM computers c WHERE c.account_id = p.account_id \
-    AND c.deleted_time IS NULL AND c.access_group_id IN (SELECT descendant_id FROM \
-    access_group_closure WHERE ancestor_id = p.access_group_id) AND (p.all_computers OR EXISTS \
-    (SELECT 1 FROM computer_tags t WHERE t.computer_id = c.id \
-    AND t.tag IN (SELECT jsonb_array_elements_text(p.tags::jsonb))))) AS associated_instances \
-    FROM security_profiles p JOIN access_groups g ON g.id = p.access_group_id";
+const PROFILE_SELECT: &str = concat!(
+    "SELECT p.id, p.account_id, p.name, p.title, p.benchmark, p.mode, p.schedule, p.start_date, \
+     g.name AS access_group, p.all_computers, p.tags, p.restart_deliver_delay, \
+     p.restart_deliver_delay_window, p.retention_period, p.status, p.next_run_time, \
+     p.tailoring_file_uri, p.creation_time, p.modification_time, r.id AS run_id, \
+     r.started_at AS run_started_at, r.not_started, r.in_progress, r.passing, r.failing, \
+     r.report_uri, (SELECT count(*) FROM computers c WHERE ",
+    covers!(),
+    ") AS associated_instances \
+     FROM security_profiles p JOIN access_groups g ON g.id = p.access_group_id \
+     LEFT JOIN runs r ON r.id = p.last_run_id"
+);
+
+/// The latest run's pass rate: round-half-up(100 × passing / (passing + failing)), NULL when
+/// nothing finished.
+const PASS_RATE: &str = "(CASE WHEN r.passing + r.failing > 0 THEN \
+    (200 * r.passing + r.passing + r.failing) / (2 * (r.passing + r.failing)) END)";
 
 fn profile(row: &PgRow) -> Result<ProfileRecord> {
     Ok(ProfileRecord {
@@ -42,11 +45,23 @@ fn profile(row: &PgRow) -> Result<ProfileRecord> {
         tailoring_file_uri: row.try_get("tailoring_file_uri")?,
         creation_time: row.try_get("creation_time")?,
         associated_instances: row.try_get("associated_instances")?,
+        last_run: match row.try_get::<Option<i64>, _>("run_id")? {
+            Some(run_id) => Some(RunCounts {
+                run_id,
+                started_at: row.try_get("run_started_at")?,
+                not_started: row.try_get("not_started")?,
+                in_progress: row.try_get("in_progress")?,
+                passing: row.try_get("passing")?,
+                failing: row.try_get("failing")?,
+                report_uri: row.try_get("report_uri")?,
+            }),
+            None => None,
+        },
         modification_time: row.try_get("modification_time")?,
     })
 }
 
-async fn profile_in(
+pub(super) async fn profile_in(
     conn: &mut sqlx::PgConnection,
     account_id: i64,
     id: i64,
@@ -86,10 +101,15 @@ fn push_filter(qb: &mut QueryBuilder<'_, Postgres>, account_id: i64, filter: &Pr
         }
         None => {}
     }
-    // Runs arrive with the fleet; until then every pass rate is null, and a pass-rate filter
-    // leaves out profiles whose pass rate is null.
-    if filter.pass_rate_from.is_some() || filter.pass_rate_to.is_some() {
-        qb.push(" AND FALSE");
+    // A profile whose pass rate is null is left out as soon as either bound is given.
+    if let Some(from) = filter.pass_rate_from {
+        qb.push(" AND ")
+            .push(PASS_RATE)
+            .push(" >= ")
+            .push_bind(from);
+    }
+    if let Some(to) = filter.pass_rate_to {
+        qb.push(" AND ").push(PASS_RATE).push(" <= ").push_bind(to);
     }
 }
 
@@ -149,6 +169,17 @@ impl Profiles for PgStore {
         .bind(new.now)
         .fetch_one(&mut *tx)
         .await?;
+        if new.start_now {
+            super::runs::start_run_in(
+                &mut tx,
+                new.account_id,
+                id,
+                new.creator_id,
+                new.now,
+                new.run_cap,
+            )
+            .await?;
+        }
         let created = profile_in(&mut tx, new.account_id, id, false)
             .await?
             .ok_or(StorageError::NotFound)?;
@@ -185,7 +216,9 @@ impl Profiles for PgStore {
             Some(row) => row.try_get("total_count")?,
             None if offset == 0 => 0,
             None => {
-                let mut count = QueryBuilder::new("SELECT count(*) FROM security_profiles p");
+                let mut count = QueryBuilder::new(
+                    "SELECT count(*) FROM security_profiles p LEFT JOIN runs r ON r.id = p.last_run_id",
+                );
                 push_filter(&mut count, account_id, filter);
                 count.build_query_scalar().fetch_one(&self.pool).await?
             }

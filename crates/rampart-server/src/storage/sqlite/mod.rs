@@ -8,13 +8,25 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow};
-use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 
 use super::*;
+
+/// The condition under which profile `p` covers computer `c`: in the profile's access group or
+/// below, and carrying one of its tags unless it covers all computers.
+macro_rules! covers {
+    () => {
+        "c.account_id = p.account_id AND c.deleted_time IS NULL AND c.access_group_id IN \
+         (SELECT descendant_id FROM access_group_closure WHERE ancestor_id = p.access_group_id) \
+         AND (p.all_computers OR EXISTS (SELECT 1 FROM computer_tags t \
+         JOIN json_each(p.tags) j ON t.tag = j.value WHERE t.computer_id = c.id))"
+    };
+}
 
 mod accounts;
 mod computers;
 mod profiles;
+mod runs;
 
 pub struct SqliteStore {
     pool: SqlitePool,

@@ -13,15 +13,23 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
-use super::error::{ApiError, ErrorBody};
-use super::extract::{from_object, JsonObject};
-use super::AppState;
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::{from_object, JsonObject};
+use crate::http::AppState;
 use crate::storage::{ComputerRecord, NewComputer};
 
-pub fn router() -> Router<AppState> {
+pub mod work;
+
+pub fn router(max_upload_bytes: usize) -> Router<AppState> {
     Router::new()
         .route("/agent/v1/register", post(register))
         .route("/agent/v1/me", get(me))
+        .route("/agent/v1/activities", get(work::activities))
+        .route(
+            "/agent/v1/activities/{id}/results",
+            post(work::results).layer(axum::extract::DefaultBodyLimit::max(max_upload_bytes)),
+        )
+        .route("/agent/v1/activities/{id}/outcome", post(work::outcome))
 }
 
 /// A machine asking to join an account.

@@ -1,0 +1,114 @@
+-- Runs of profiles, the activities they give machines, and the audit results that come back.
+
+CREATE TABLE activities (
+    id                   BIGSERIAL PRIMARY KEY,
+    account_id           BIGINT  NOT NULL REFERENCES accounts (id),
+    parent_id            BIGINT  REFERENCES activities (id),
+    computer_id          BIGINT  REFERENCES computers (id),
+    run_id               BIGINT,          -- the run a UsgActivity or RestartRequest belongs to
+    type                 TEXT    NOT NULL, -- UsgActivity | RestartRequest | GenerateUsgReportActivity
+    action               TEXT,             -- children: audit | fix | fix-audit | restart
+    summary              TEXT    NOT NULL,
+    status               TEXT    NOT NULL,
+    creator_id           BIGINT  REFERENCES users (id),
+    deliver_delay_window BIGINT  NOT NULL,
+    deliver_after        TIMESTAMPTZ,          -- a `scheduled` child waits until then
+    creation_time        TIMESTAMPTZ NOT NULL,
+    delivery_time        TIMESTAMPTZ,
+    completion_time      TIMESTAMPTZ,
+    result_text          TEXT,
+    result_code          BIGINT,
+    answer_sha256        TEXT              -- the accepted answer, so a repeat is harmless
+);
+
+CREATE INDEX activities_waiting ON activities (computer_id, status) WHERE computer_id IS NOT NULL;
+CREATE INDEX activities_by_parent ON activities (parent_id);
+CREATE INDEX activities_by_account ON activities (account_id, id);
+CREATE INDEX activities_open ON activities (status, creation_time)
+    WHERE status IN ('undelivered', 'delivered', 'scheduled');
+
+CREATE TABLE runs (
+    id          BIGSERIAL PRIMARY KEY,
+    account_id  BIGINT  NOT NULL REFERENCES accounts (id),
+    profile_id  BIGINT  NOT NULL REFERENCES security_profiles (id),
+    activity_id BIGINT  NOT NULL REFERENCES activities (id),
+    mode        TEXT    NOT NULL,
+    benchmark   TEXT    NOT NULL,
+    started_at  TIMESTAMPTZ NOT NULL,
+    instances   BIGINT  NOT NULL,
+    -- Instance counts, kept up to date in the transaction of every change.
+    not_started BIGINT  NOT NULL,
+    in_progress BIGINT  NOT NULL,
+    passing     BIGINT  NOT NULL,
+    failing     BIGINT  NOT NULL,
+    report_uri  TEXT
+);
+
+CREATE INDEX runs_by_profile ON runs (profile_id, started_at);
+
+ALTER TABLE security_profiles ADD COLUMN last_run_id BIGINT REFERENCES runs (id);
+
+-- The machines of a run. state: 0 not started, 1 in progress, 2 passed, 3 failed.
+CREATE TABLE run_instances (
+    run_id      BIGINT  NOT NULL REFERENCES runs (id),
+    computer_id BIGINT  NOT NULL REFERENCES computers (id),
+    state       BIGINT  NOT NULL,
+    audit_id    BIGINT,
+    PRIMARY KEY (run_id, computer_id)
+);
+
+CREATE TABLE benchmark_versions (
+    id           BIGSERIAL PRIMARY KEY,
+    benchmark_id TEXT NOT NULL,
+    version      TEXT NOT NULL,
+    UNIQUE (benchmark_id, version)
+);
+
+-- Rule texts, stored once per benchmark version and never rewritten: old reports keep their
+-- wording. `idx` is the small number rule results refer to.
+CREATE TABLE rules (
+    version_id  BIGINT  NOT NULL REFERENCES benchmark_versions (id),
+    idx         BIGINT  NOT NULL,
+    rule_id     TEXT    NOT NULL,
+    severity    BIGINT  NOT NULL,
+    title       TEXT    NOT NULL,
+    description TEXT    NOT NULL,
+    rationale   TEXT    NOT NULL,
+    identifiers TEXT    NOT NULL, -- JSON [{"system", "value"}]
+    refs        TEXT    NOT NULL, -- JSON [{"href", "text"}]
+    PRIMARY KEY (version_id, idx)
+);
+
+CREATE UNIQUE INDEX rules_by_rule_id ON rules (version_id, rule_id);
+
+-- One machine's audit in a run.
+CREATE TABLE audits (
+    id            BIGSERIAL PRIMARY KEY,
+    account_id    BIGINT  NOT NULL REFERENCES accounts (id),
+    run_id        BIGINT  NOT NULL REFERENCES runs (id),
+    computer_id   BIGINT  NOT NULL REFERENCES computers (id),
+    activity_id   BIGINT  NOT NULL UNIQUE REFERENCES activities (id),
+    version_id    BIGINT  NOT NULL REFERENCES benchmark_versions (id),
+    xccdf_profile TEXT,
+    target        TEXT    NOT NULL,
+    start_time    TIMESTAMPTZ,
+    end_time      TIMESTAMPTZ NOT NULL,
+    score         DOUBLE PRECISION,
+    passing_rules BIGINT  NOT NULL,
+    failing_rules BIGINT  NOT NULL,
+    other_rules   BIGINT  NOT NULL
+);
+
+CREATE INDEX audits_by_run ON audits (run_id, computer_id);
+
+-- One narrow row per (audit, selected rule): result and severity as small codes
+-- (rampart_domain::xccdf), the rule's time as seconds after the audit's start. Clustered on its
+-- key and written in bulk; no foreign key, as the audit row is written in the same transaction.
+CREATE TABLE rule_results (
+    audit_id BIGINT  NOT NULL,
+    rule_idx INTEGER NOT NULL,
+    result   SMALLINT NOT NULL,
+    severity SMALLINT NOT NULL,
+    seconds  BIGINT,
+    PRIMARY KEY (audit_id, rule_idx)
+);

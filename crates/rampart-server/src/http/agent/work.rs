@@ -1,0 +1,343 @@
+//! The agent's work: fetching its activities, uploading audit results, reporting outcomes.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::Json;
+use chrono::{DateTime, Utc};
+use rampart_domain::xccdf::{self, ResultKind, RuleResult, RuleText, TestResultInfo};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+use super::Agent;
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::{from_object, path_id, JsonObject, QueryParams};
+use crate::http::AppState;
+use crate::storage::{AgentWork, Ingest, IngestResult, StorageError};
+
+/// A piece of work for the agent.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Work {
+    pub id: i64,
+    /// `UsgActivity` or `RestartRequest`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `audit`, `fix`, `fix-audit` or `restart`.
+    pub action: String,
+    /// The benchmark as `usg` names it.
+    pub benchmark: String,
+    /// The XCCDF profile id `oscap` takes.
+    pub xccdf_profile: String,
+    /// Always null until tailoring files are supported.
+    #[schema(value_type = Option<Object>)]
+    pub tailoring_file: Option<serde_json::Value>,
+}
+
+/// The agent's pending work.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkList {
+    pub activities: Vec<Work>,
+}
+
+/// The XCCDF profile id of a `usg` benchmark name (`disa_stig` is SSG's `stig`; a version suffix
+/// is not part of the profile id).
+pub fn xccdf_profile(benchmark: &str) -> String {
+    let base = benchmark.split("-v").next().unwrap_or(benchmark);
+    let base = if base == "disa_stig" { "stig" } else { base };
+    format!("xccdf_org.ssgproject.content_profile_{base}")
+}
+
+fn work(w: AgentWork) -> Work {
+    Work {
+        xccdf_profile: xccdf_profile(&w.benchmark),
+        id: w.id,
+        kind: w.kind,
+        action: w.action,
+        benchmark: w.benchmark,
+        tailoring_file: None,
+    }
+}
+
+/// Fetch this machine's activities (long-poll with `wait`).
+#[utoipa::path(
+    get, path = "/agent/v1/activities", tag = "agent", operation_id = "agentActivities",
+    params(("wait" = Option<i64>, Query, description = "Seconds (0–60) to wait for work when there is none")),
+    responses(
+        (status = 200, description = "Open activities; undelivered ones are now delivered", body = WorkList),
+        (status = 400, description = "A parameter is not acceptable", body = ErrorBody),
+        (status = 401, description = "Bad credentials", body = ErrorBody),
+    )
+)]
+pub async fn activities(
+    State(state): State<AppState>,
+    Agent(computer): Agent,
+    query: QueryParams,
+) -> Result<Json<WorkList>, ApiError> {
+    let wait = query
+        .integer("wait", 0..=60, "an integer from 0 to 60")?
+        .unwrap_or(0);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(wait as u64);
+    loop {
+        let found = state.store.deliver(computer.id, Utc::now()).await?;
+        if !found.is_empty() || tokio::time::Instant::now() >= deadline {
+            return Ok(Json(WorkList {
+                activities: found.into_iter().map(work).collect(),
+            }));
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// What storing an upload gave.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ResultsAccepted {
+    pub activity_id: i64,
+    pub status: String,
+    pub passing_rules: i64,
+    pub failing_rules: i64,
+    pub other_rules: i64,
+    /// `pass` or `fail`: the machine fails when any selected rule is `fail` or `error`.
+    pub verdict: String,
+}
+
+/// Collects what the server stores from a results file.
+struct Collect<'a> {
+    known: &'a HashSet<(String, String)>,
+    rules: Vec<RuleText>,
+    wants_rules: bool,
+    info: Option<TestResultInfo>,
+    results: Vec<RuleResult>,
+}
+
+impl xccdf::Visitor for Collect<'_> {
+    fn benchmark(&mut self, id: &str, version: &str) -> bool {
+        self.wants_rules = !self.known.contains(&(id.to_owned(), version.to_owned()));
+        self.wants_rules
+    }
+
+    fn rule(&mut self, rule: RuleText) {
+        self.rules.push(rule);
+    }
+
+    fn test_result(&mut self, info: &TestResultInfo) {
+        self.info = Some(info.clone());
+    }
+
+    fn rule_result(&mut self, result: RuleResult) {
+        if result.result != ResultKind::NotSelected {
+            self.results.push(result);
+        }
+    }
+}
+
+/// How far a machine's clock may be behind the server's.
+const CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(15);
+
+fn refused(message: String) -> ApiError {
+    ApiError::BadRequest {
+        code: "InvalidResults",
+        message,
+    }
+}
+
+/// Parses an upload into what storage keeps; CPU work, run off the request threads.
+fn parse_upload(
+    bytes: &[u8],
+    known: &HashSet<(String, String)>,
+    max_bytes: u64,
+) -> Result<(Ingest, String), ApiError> {
+    let mut collect = Collect {
+        known,
+        rules: Vec::new(),
+        wants_rules: false,
+        info: None,
+        results: Vec::new(),
+    };
+    let reader = xccdf::open_maybe_gzip(bytes, max_bytes);
+    let summary = xccdf::parse(reader, &mut collect)
+        .map_err(|e| refused(format!("the results file is not acceptable: {e}")))?;
+    let info = collect
+        .info
+        .ok_or_else(|| refused("the results file holds no TestResult".into()))?;
+    let version = summary
+        .benchmark_version
+        .clone()
+        .or(info.version.clone())
+        .ok_or_else(|| refused("the results file does not say its benchmark's version".into()))?;
+    let target = info.target.clone();
+    let ingest = Ingest {
+        benchmark_id: summary.benchmark_id.clone(),
+        version,
+        rule_texts: (summary.had_benchmark && collect.wants_rules).then_some(collect.rules),
+        xccdf_profile: info.profile_id.clone(),
+        target: target.clone(),
+        start_time: info.start_time,
+        end_time: info.end_time,
+        score: summary.score,
+        results: collect
+            .results
+            .into_iter()
+            .map(|r| IngestResult {
+                rule_id: r.rule_id,
+                result: r.result,
+                severity: r.severity,
+                time: r.time,
+            })
+            .collect(),
+        sha256: Sha256::digest(bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+    };
+    Ok((ingest, target))
+}
+
+/// Upload the results file of an audit activity.
+#[utoipa::path(
+    post, path = "/agent/v1/activities/{id}/results", tag = "agent", operation_id = "agentResults",
+    params(("id" = i64, Path, description = "The activity's id")),
+    request_body(content = Vec<u8>, description = "The XCCDF 1.2 results or ARF file, gzip or not", content_type = "application/xml"),
+    responses(
+        (status = 200, description = "Stored; the activity succeeded", body = ResultsAccepted),
+        (status = 400, description = "Not XCCDF, malformed, a DTD, another machine's, or older than the activity", body = ErrorBody),
+        (status = 401, description = "Bad credentials", body = ErrorBody),
+        (status = 404, description = "No such activity for this machine", body = ErrorBody),
+        (status = 409, description = "The activity was answered differently, or expects an outcome", body = ErrorBody),
+        (status = 413, description = "The file is too large", body = ErrorBody),
+    )
+)]
+pub async fn results(
+    State(state): State<AppState>,
+    Agent(computer): Agent,
+    Path(target): Path<String>,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Json<ResultsAccepted>, ApiError> {
+    let id = path_id(&target, "activity")?;
+    let bytes = body.map_err(|e| {
+        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge(
+                "the results file is larger than the server accepts (setting max_upload_bytes)"
+                    .into(),
+            )
+        } else {
+            refused(format!("the upload could not be read: {e}"))
+        }
+    })?;
+    let activity = state
+        .store
+        .open_activity(computer.id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("activity {id} is not this machine's")))?;
+    let known: HashSet<(String, String)> =
+        state.store.known_versions().await?.into_iter().collect();
+    let max = state.settings.max_upload_bytes.saturating_mul(16) as u64;
+    let (ingest, target) = tokio::task::spawn_blocking(move || parse_upload(&bytes, &known, max))
+        .await
+        .map_err(|e| anyhow::anyhow!("parsing panicked: {e}"))??;
+    let names = [&computer.hostname, &computer.system_hostname];
+    if !names.iter().any(|n| n.eq_ignore_ascii_case(&target)) {
+        return Err(refused(format!(
+            "the results file is for machine `{}`, not this one (`{}`)",
+            rampart_domain::profile::shorten(&target),
+            computer.system_hostname
+        )));
+    }
+    let ran_at: DateTime<Utc> = ingest.start_time.unwrap_or(ingest.end_time);
+    let handed_out = activity.delivery_time.unwrap_or(activity.creation_time);
+    if ran_at < handed_out - CLOCK_SKEW {
+        return Err(refused(format!(
+            "the results file is from {}, before this activity was handed out ({}): it belongs to another run",
+            rampart_domain::time::format_time(ran_at),
+            rampart_domain::time::format_time(handed_out)
+        )));
+    }
+    let outcome = state
+        .store
+        .record_results(computer.id, id, &ingest, Utc::now())
+        .await
+        .map_err(answer_error)?;
+    Ok(Json(ResultsAccepted {
+        activity_id: outcome.activity_id,
+        status: "succeeded".into(),
+        passing_rules: outcome.passing_rules,
+        failing_rules: outcome.failing_rules,
+        other_rules: outcome.other_rules,
+        verdict: if outcome.passed { "pass" } else { "fail" }.into(),
+    }))
+}
+
+fn answer_error(e: StorageError) -> ApiError {
+    match e {
+        StorageError::NotFound => ApiError::not_found("no such activity for this machine"),
+        StorageError::Conflict(message) => ApiError::Conflict {
+            code: "ActivityAnswered",
+            message,
+        },
+        other => other.into(),
+    }
+}
+
+/// How an activity ended, without a results file.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Outcome {
+    /// `succeeded` or `failed`.
+    pub status: String,
+    /// What happened, in words (shown as the activity's `result_text`).
+    #[serde(default)]
+    pub message: String,
+}
+
+/// Report how an activity ended (a fix, a restart, or a failure).
+#[utoipa::path(
+    post, path = "/agent/v1/activities/{id}/outcome", tag = "agent", operation_id = "agentOutcome",
+    params(("id" = i64, Path, description = "The activity's id")),
+    request_body = Outcome,
+    responses(
+        (status = 200, description = "Recorded"),
+        (status = 400, description = "A field is not acceptable", body = ErrorBody),
+        (status = 401, description = "Bad credentials", body = ErrorBody),
+        (status = 404, description = "No such activity for this machine", body = ErrorBody),
+        (status = 409, description = "Answered differently already, or an audit (answer it with results)", body = ErrorBody),
+    )
+)]
+pub async fn outcome(
+    State(state): State<AppState>,
+    Agent(computer): Agent,
+    Path(target): Path<String>,
+    JsonObject(body): JsonObject,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let id = path_id(&target, "activity")?;
+    let outcome: Outcome = from_object(body)?;
+    let succeeded = match outcome.status.as_str() {
+        "succeeded" => true,
+        "failed" => false,
+        other => {
+            return Err(ApiError::invalid(format!(
+                "`status` must be succeeded or failed; got `{}`",
+                rampart_domain::profile::shorten(other)
+            )))
+        }
+    };
+    let message: String = outcome.message.chars().take(4000).collect();
+    let delay = |hours: i64, window_minutes: i64| {
+        use rand::Rng;
+        let spread = if window_minutes > 0 {
+            rand::thread_rng().gen_range(0..=window_minutes * 60)
+        } else {
+            0
+        };
+        chrono::Duration::hours(hours) + chrono::Duration::seconds(spread)
+    };
+    state
+        .store
+        .record_outcome(computer.id, id, succeeded, &message, Utc::now(), &delay)
+        .await
+        .map_err(answer_error)?;
+    Ok(Json(
+        serde_json::json!({"activity_id": id, "status": outcome.status}),
+    ))
+}

@@ -1,0 +1,762 @@
+//! Runs, their activities, and the results that come back.
+
+use std::collections::HashMap;
+
+use rampart_domain::xccdf::Class;
+
+use super::*;
+
+const ACTIVITY_SELECT: &str = "SELECT a.id, a.account_id, a.parent_id, a.computer_id, a.run_id, \
+    a.type, a.action, a.summary, a.status, a.creator_id, a.deliver_delay_window, a.deliver_after, \
+    a.creation_time, a.delivery_time, a.completion_time, a.result_text, a.result_code, \
+    u.email AS creator_email, u.name AS creator_name \
+    FROM activities a LEFT JOIN users u ON u.id = a.creator_id";
+
+/// The children a profile's mode gives each machine first.
+fn first_action(mode: &str) -> &'static str {
+    match mode {
+        "fix-audit" => "fix-audit",
+        "fix-restart-audit" => "fix",
+        _ => "audit",
+    }
+}
+
+fn activity(row: &SqliteRow) -> Result<ActivityRecord> {
+    let creator = match row.try_get::<Option<i64>, _>("creator_id")? {
+        Some(id) => Some(User {
+            id,
+            email: row
+                .try_get::<Option<String>, _>("creator_email")?
+                .unwrap_or_default(),
+            name: row
+                .try_get::<Option<String>, _>("creator_name")?
+                .unwrap_or_default(),
+        }),
+        None => None,
+    };
+    Ok(ActivityRecord {
+        id: row.try_get("id")?,
+        account_id: row.try_get("account_id")?,
+        parent_id: row.try_get("parent_id")?,
+        computer_id: row.try_get("computer_id")?,
+        run_id: row.try_get("run_id")?,
+        kind: row.try_get("type")?,
+        action: row.try_get("action")?,
+        summary: row.try_get("summary")?,
+        status: row.try_get("status")?,
+        creator,
+        deliver_delay_window: row.try_get("deliver_delay_window")?,
+        deliver_after: optional_time(row, "deliver_after")?,
+        creation_time: time(row, "creation_time")?,
+        delivery_time: optional_time(row, "delivery_time")?,
+        completion_time: optional_time(row, "completion_time")?,
+        result_text: row.try_get("result_text")?,
+        result_code: row.try_get("result_code")?,
+    })
+}
+
+async fn activity_in(conn: &mut SqliteConnection, id: i64) -> Result<ActivityRecord> {
+    let sql = format!("{ACTIVITY_SELECT} WHERE a.id = ?");
+    let row = sqlx::query(&sql).bind(id).fetch_one(&mut *conn).await?;
+    activity(&row)
+}
+
+/// Starts a run of an active profile; answers the parent activity's id.
+pub(super) async fn start_run_in(
+    conn: &mut SqliteConnection,
+    account_id: i64,
+    profile_id: i64,
+    creator_id: Option<i64>,
+    now: DateTime<Utc>,
+    cap: i64,
+) -> Result<i64> {
+    let profile = sqlx::query(
+        "SELECT status, mode, benchmark FROM security_profiles WHERE account_id = ? AND id = ?",
+    )
+    .bind(account_id)
+    .bind(profile_id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(StorageError::NotFound)?;
+    if profile.try_get::<String, _>("status")? != "active" {
+        return Err(StorageError::Archived);
+    }
+    let mode: String = profile.try_get("mode")?;
+    let benchmark: String = profile.try_get("benchmark")?;
+    let parent: i64 = sqlx::query_scalar(
+        "INSERT INTO activities (account_id, type, summary, status, creator_id, \
+         deliver_delay_window, creation_time) \
+         VALUES (?, 'UsgActivity', 'usg audit for instance', 'in-progress', ?, 0, ?) RETURNING id",
+    )
+    .bind(account_id)
+    .bind(creator_id)
+    .bind(secs(now))
+    .fetch_one(&mut *conn)
+    .await?;
+    let run: i64 = sqlx::query_scalar(
+        "INSERT INTO runs (account_id, profile_id, activity_id, mode, benchmark, started_at, \
+         instances, not_started, in_progress, passing, failing) \
+         VALUES (?, ?, ?, ?, ?, ?, 0, 0, 0, 0, 0) RETURNING id",
+    )
+    .bind(account_id)
+    .bind(profile_id)
+    .bind(parent)
+    .bind(&mode)
+    .bind(&benchmark)
+    .bind(secs(now))
+    .fetch_one(&mut *conn)
+    .await?;
+    let children = sqlx::query(concat!(
+        "INSERT INTO activities (account_id, parent_id, computer_id, run_id, type, action, \
+         summary, status, creator_id, deliver_delay_window, creation_time) \
+         SELECT ?, ?, c.id, ?, 'UsgActivity', ?, 'usg audit for instance', 'undelivered', ?, 0, ? \
+         FROM computers c, security_profiles p WHERE p.id = ? AND ",
+        covers!(),
+        " ORDER BY c.id LIMIT ?"
+    ))
+    .bind(account_id)
+    .bind(parent)
+    .bind(run)
+    .bind(first_action(&mode))
+    .bind(creator_id)
+    .bind(secs(now))
+    .bind(profile_id)
+    .bind(cap)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected() as i64;
+    sqlx::query(
+        "INSERT INTO run_instances (run_id, computer_id, state) \
+         SELECT ?, computer_id, 0 FROM activities WHERE parent_id = ?",
+    )
+    .bind(run)
+    .bind(parent)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE runs SET instances = ?1, not_started = ?1 WHERE id = ?2")
+        .bind(children)
+        .bind(run)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("UPDATE activities SET run_id = ? WHERE id = ?")
+        .bind(run)
+        .bind(parent)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("UPDATE security_profiles SET last_run_id = ? WHERE id = ?")
+        .bind(run)
+        .bind(profile_id)
+        .execute(&mut *conn)
+        .await?;
+    finish_run_if_done(conn, run, now).await?;
+    Ok(parent)
+}
+
+/// The run-count column of an instance state.
+fn state_column(state: i64) -> &'static str {
+    match state {
+        0 => "not_started",
+        1 => "in_progress",
+        2 => "passing",
+        _ => "failing",
+    }
+}
+
+/// Moves a machine of a run to `state`, keeping the run's counts in step.
+async fn set_instance_state(
+    conn: &mut SqliteConnection,
+    run: i64,
+    computer: i64,
+    state: i64,
+    audit: Option<i64>,
+) -> Result<()> {
+    let old: Option<i64> =
+        sqlx::query_scalar("SELECT state FROM run_instances WHERE run_id = ? AND computer_id = ?")
+            .bind(run)
+            .bind(computer)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let Some(old) = old else { return Ok(()) };
+    if old == state {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE run_instances SET state = ?, audit_id = coalesce(?, audit_id) \
+         WHERE run_id = ? AND computer_id = ?",
+    )
+    .bind(state)
+    .bind(audit)
+    .bind(run)
+    .bind(computer)
+    .execute(&mut *conn)
+    .await?;
+    let (from, to) = (state_column(old), state_column(state));
+    sqlx::query(&format!(
+        "UPDATE runs SET {from} = {from} - 1, {to} = {to} + 1 WHERE id = ?"
+    ))
+    .bind(run)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Ends the run's parent activity once no machine is left to hear from.
+async fn finish_run_if_done(
+    conn: &mut SqliteConnection,
+    run: i64,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let row = sqlx::query(
+        "SELECT activity_id, not_started, in_progress, passing, failing FROM runs WHERE id = ?",
+    )
+    .bind(run)
+    .fetch_one(&mut *conn)
+    .await?;
+    let open: i64 = row.try_get::<i64, _>("not_started")? + row.try_get::<i64, _>("in_progress")?;
+    if open > 0 {
+        return Ok(());
+    }
+    let failed: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM activities WHERE run_id = ? AND parent_id IS NOT NULL \
+         AND status = 'failed'",
+    )
+    .bind(run)
+    .fetch_one(&mut *conn)
+    .await?;
+    let (passing, failing): (i64, i64) = (row.try_get("passing")?, row.try_get("failing")?);
+    sqlx::query(
+        "UPDATE activities SET status = ?, completion_time = ?, result_code = ?, result_text = ? \
+         WHERE id = ? AND status = 'in-progress'",
+    )
+    .bind(if failed > 0 { "failed" } else { "succeeded" })
+    .bind(secs(now))
+    .bind(i64::from(failed > 0))
+    .bind(format!("{passing} passed, {failing} failed"))
+    .bind(row.try_get::<i64, _>("activity_id")?)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Marks a child activity ended.
+async fn end_activity(
+    conn: &mut SqliteConnection,
+    id: i64,
+    status: &str,
+    text: &str,
+    sha256: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE activities SET status = ?, completion_time = ?, result_text = ?, result_code = ?, \
+         answer_sha256 = ? WHERE id = ?",
+    )
+    .bind(status)
+    .bind(secs(now))
+    .bind(text)
+    .bind(i64::from(status != "succeeded"))
+    .bind(sha256)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The stored version of a benchmark, created with its rule texts when new. Answers its id and
+/// its rules' indexes by rule id.
+async fn benchmark_version(
+    conn: &mut SqliteConnection,
+    ingest: &Ingest,
+) -> Result<(i64, HashMap<String, i64>)> {
+    let existing: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM benchmark_versions WHERE benchmark_id = ? AND version = ?",
+    )
+    .bind(&ingest.benchmark_id)
+    .bind(&ingest.version)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let id = match existing {
+        Some(id) => id,
+        None => {
+            let Some(texts) = &ingest.rule_texts else {
+                return Err(StorageError::Conflict(format!(
+                    "the server does not know benchmark {} version {} yet: send the whole \
+                     results file, with its Benchmark",
+                    ingest.benchmark_id, ingest.version
+                )));
+            };
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO benchmark_versions (benchmark_id, version) VALUES (?, ?) RETURNING id",
+            )
+            .bind(&ingest.benchmark_id)
+            .bind(&ingest.version)
+            .fetch_one(&mut *conn)
+            .await?;
+            for (idx, rule) in texts.iter().enumerate() {
+                insert_rule(conn, id, idx as i64, rule).await?;
+            }
+            id
+        }
+    };
+    let rows = sqlx::query("SELECT rule_id, idx FROM rules WHERE version_id = ?")
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await?;
+    let map = rows
+        .iter()
+        .map(|row| Ok((row.try_get("rule_id")?, row.try_get("idx")?)))
+        .collect::<Result<_>>()?;
+    Ok((id, map))
+}
+
+async fn insert_rule(
+    conn: &mut SqliteConnection,
+    version: i64,
+    idx: i64,
+    rule: &rampart_domain::xccdf::RuleText,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO rules (version_id, idx, rule_id, severity, title, description, rationale, \
+         identifiers, refs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+    )
+    .bind(version)
+    .bind(idx)
+    .bind(&rule.id)
+    .bind(i64::from(rule.severity.code()))
+    .bind(&rule.title)
+    .bind(&rule.description)
+    .bind(&rule.rationale)
+    .bind(encode_identifiers(&rule.identifiers))
+    .bind(encode_references(&rule.references))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl Runs for SqliteStore {
+    async fn start_run(
+        &self,
+        account_id: i64,
+        profile_id: i64,
+        creator_id: Option<i64>,
+        now: DateTime<Utc>,
+        cap: i64,
+    ) -> Result<ActivityRecord> {
+        let mut tx = self.write().await?;
+        let parent = start_run_in(&mut tx, account_id, profile_id, creator_id, now, cap).await?;
+        let answer = activity_in(&mut tx, parent).await?;
+        tx.commit().await?;
+        Ok(answer)
+    }
+
+    async fn start_due_runs(
+        &self,
+        now: DateTime<Utc>,
+        cap: i64,
+        next: &NextRunTime,
+    ) -> Result<Vec<i64>> {
+        // One writer at a time on SQLite: the check and the start cannot interleave.
+        let mut tx = self.write().await?;
+        let due: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT account_id, id FROM security_profiles \
+             WHERE status = 'active' AND next_run_time <= ? ORDER BY next_run_time, id LIMIT 100",
+        )
+        .bind(secs(now))
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut started = Vec::with_capacity(due.len());
+        for (account_id, id) in due {
+            let Some(profile) = super::profiles::profile_in(&mut tx, account_id, id).await? else {
+                continue;
+            };
+            started.push(start_run_in(&mut tx, account_id, id, None, now, cap).await?);
+            sqlx::query("UPDATE security_profiles SET next_run_time = ? WHERE id = ?")
+                .bind(next(&profile).map(secs))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(started)
+    }
+
+    async fn deliver(&self, computer_id: i64, now: DateTime<Utc>) -> Result<Vec<AgentWork>> {
+        let mut tx = self.write().await?;
+        let rows = sqlx::query(
+            "SELECT a.id, a.type, a.action, a.status, a.run_id, r.benchmark \
+             FROM activities a JOIN runs r ON r.id = a.run_id \
+             WHERE a.computer_id = ? AND a.status IN ('undelivered', 'delivered') ORDER BY a.id",
+        )
+        .bind(computer_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut work = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let id: i64 = row.try_get("id")?;
+            if row.try_get::<String, _>("status")? == "undelivered" {
+                sqlx::query(
+                    "UPDATE activities SET status = 'delivered', delivery_time = ? WHERE id = ?",
+                )
+                .bind(secs(now))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                let run: i64 = row.try_get("run_id")?;
+                let state: Option<i64> = sqlx::query_scalar(
+                    "SELECT state FROM run_instances WHERE run_id = ? AND computer_id = ?",
+                )
+                .bind(run)
+                .bind(computer_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if state == Some(0) {
+                    set_instance_state(&mut tx, run, computer_id, 1, None).await?;
+                }
+            }
+            work.push(AgentWork {
+                id,
+                kind: row.try_get("type")?,
+                action: row
+                    .try_get::<Option<String>, _>("action")?
+                    .unwrap_or_default(),
+                benchmark: row.try_get("benchmark")?,
+            });
+        }
+        tx.commit().await?;
+        Ok(work)
+    }
+
+    async fn record_results(
+        &self,
+        computer_id: i64,
+        activity_id: i64,
+        ingest: &Ingest,
+        now: DateTime<Utc>,
+    ) -> Result<AuditOutcome> {
+        let mut tx = self.write().await?;
+        let row = sqlx::query(
+            "SELECT account_id, status, action, run_id, answer_sha256 FROM activities \
+             WHERE id = ? AND computer_id = ?",
+        )
+        .bind(activity_id)
+        .bind(computer_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StorageError::NotFound)?;
+        let status: String = row.try_get("status")?;
+        let answered: Option<String> = row.try_get("answer_sha256")?;
+        if status == "succeeded" && answered.as_deref() == Some(ingest.sha256.as_str()) {
+            let row = sqlx::query(
+                "SELECT passing_rules, failing_rules, other_rules FROM audits WHERE activity_id = ?",
+            )
+            .bind(activity_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            let failing: i64 = row.try_get("failing_rules")?;
+            return Ok(AuditOutcome {
+                activity_id,
+                passing_rules: row.try_get("passing_rules")?,
+                failing_rules: failing,
+                other_rules: row.try_get("other_rules")?,
+                passed: failing == 0,
+            });
+        }
+        if !["undelivered", "delivered"].contains(&status.as_str()) {
+            return Err(StorageError::Conflict(format!(
+                "activity {activity_id} was already answered ({status})"
+            )));
+        }
+        let action: Option<String> = row.try_get("action")?;
+        if !matches!(action.as_deref(), Some("audit" | "fix-audit")) {
+            return Err(StorageError::Conflict(format!(
+                "activity {activity_id} runs no audit: answer it with an outcome, not results"
+            )));
+        }
+        let (account_id, run): (i64, i64) = (row.try_get("account_id")?, row.try_get("run_id")?);
+        let (version, mut index) = benchmark_version(&mut tx, ingest).await?;
+        let (mut passing, mut failing, mut other) = (0i64, 0i64, 0i64);
+        let mut rows: Vec<(i64, i64, i64, Option<i64>)> = Vec::with_capacity(ingest.results.len());
+        for result in &ingest.results {
+            let idx = match index.get(&result.rule_id) {
+                Some(idx) => *idx,
+                None => {
+                    // A rule the Benchmark did not list: kept, with no texts.
+                    let idx = index.len() as i64;
+                    let rule = rampart_domain::xccdf::RuleText {
+                        id: result.rule_id.clone(),
+                        severity: result.severity,
+                        ..Default::default()
+                    };
+                    insert_rule(&mut tx, version, idx, &rule).await?;
+                    index.insert(result.rule_id.clone(), idx);
+                    idx
+                }
+            };
+            match result.result.class() {
+                Class::Passing => passing += 1,
+                Class::Failing => failing += 1,
+                Class::Other => other += 1,
+                Class::NotSelected => continue,
+            }
+            let seconds = match (ingest.start_time, result.time) {
+                (Some(start), Some(at)) => Some((at - start).num_seconds()),
+                _ => None,
+            };
+            rows.push((
+                idx,
+                i64::from(result.result.code()),
+                i64::from(result.severity.code()),
+                seconds,
+            ));
+        }
+        let audit: i64 = sqlx::query_scalar(
+            "INSERT INTO audits (account_id, run_id, computer_id, activity_id, version_id, \
+             xccdf_profile, target, start_time, end_time, score, passing_rules, failing_rules, \
+             other_rules) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(account_id)
+        .bind(run)
+        .bind(computer_id)
+        .bind(activity_id)
+        .bind(version)
+        .bind(&ingest.xccdf_profile)
+        .bind(&ingest.target)
+        .bind(ingest.start_time.map(secs))
+        .bind(secs(ingest.end_time))
+        .bind(ingest.score)
+        .bind(passing)
+        .bind(failing)
+        .bind(other)
+        .fetch_one(&mut *tx)
+        .await?;
+        rows.sort_by_key(|r| r.0);
+        rows.dedup_by_key(|r| r.0);
+        for chunk in rows.chunks(1000) {
+            let mut insert = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO rule_results (audit_id, rule_idx, result, severity, seconds) ",
+            );
+            insert.push_values(chunk, |mut b, (idx, result, severity, seconds)| {
+                b.push_bind(audit)
+                    .push_bind(*idx)
+                    .push_bind(*result)
+                    .push_bind(*severity)
+                    .push_bind(*seconds);
+            });
+            insert.build().execute(&mut *tx).await?;
+        }
+        let passed = failing == 0;
+        set_instance_state(
+            &mut tx,
+            run,
+            computer_id,
+            if passed { 2 } else { 3 },
+            Some(audit),
+        )
+        .await?;
+        let text = format!("{passing} rules passed, {failing} failed, {other} other");
+        end_activity(
+            &mut tx,
+            activity_id,
+            "succeeded",
+            &text,
+            Some(&ingest.sha256),
+            now,
+        )
+        .await?;
+        finish_run_if_done(&mut tx, run, now).await?;
+        tx.commit().await?;
+        Ok(AuditOutcome {
+            activity_id,
+            passing_rules: passing,
+            failing_rules: failing,
+            other_rules: other,
+            passed,
+        })
+    }
+
+    async fn record_outcome(
+        &self,
+        computer_id: i64,
+        activity_id: i64,
+        succeeded: bool,
+        message: &str,
+        now: DateTime<Utc>,
+        restart_delay: &RestartDelay,
+    ) -> Result<()> {
+        let mut tx = self.write().await?;
+        let row = sqlx::query(
+            "SELECT a.account_id, a.parent_id, a.status, a.action, a.run_id, \
+             p.restart_deliver_delay, p.restart_deliver_delay_window \
+             FROM activities a JOIN runs r ON r.id = a.run_id \
+             JOIN security_profiles p ON p.id = r.profile_id \
+             WHERE a.id = ? AND a.computer_id = ?",
+        )
+        .bind(activity_id)
+        .bind(computer_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StorageError::NotFound)?;
+        let status: String = row.try_get("status")?;
+        let wanted = if succeeded { "succeeded" } else { "failed" };
+        if status == wanted {
+            return Ok(());
+        }
+        if !["undelivered", "delivered"].contains(&status.as_str()) {
+            return Err(StorageError::Conflict(format!(
+                "activity {activity_id} was already answered ({status})"
+            )));
+        }
+        let action: Option<String> = row.try_get("action")?;
+        if succeeded && matches!(action.as_deref(), Some("audit" | "fix-audit")) {
+            return Err(StorageError::Conflict(format!(
+                "activity {activity_id} runs an audit: answer it with its results file"
+            )));
+        }
+        let run: i64 = row.try_get("run_id")?;
+        end_activity(&mut tx, activity_id, wanted, message, None, now).await?;
+        if !succeeded {
+            set_instance_state(&mut tx, run, computer_id, 3, None).await?;
+            finish_run_if_done(&mut tx, run, now).await?;
+        } else {
+            let account_id: i64 = row.try_get("account_id")?;
+            let parent: Option<i64> = row.try_get("parent_id")?;
+            let window: i64 = row.try_get("restart_deliver_delay_window")?;
+            let (kind, action, status, after) = match action.as_deref() {
+                Some("fix") => {
+                    let delay: i64 = row.try_get("restart_deliver_delay")?;
+                    let at = now + restart_delay(delay, window);
+                    ("RestartRequest", "restart", "scheduled", Some(secs(at)))
+                }
+                _ => ("UsgActivity", "audit", "undelivered", None),
+            };
+            sqlx::query(
+                "INSERT INTO activities (account_id, parent_id, computer_id, run_id, type, \
+                 action, summary, status, deliver_delay_window, deliver_after, creation_time) \
+                 VALUES (?, ?, ?, ?, ?, ?, 'usg audit for instance', ?, ?, ?, ?)",
+            )
+            .bind(account_id)
+            .bind(parent)
+            .bind(computer_id)
+            .bind(run)
+            .bind(kind)
+            .bind(action)
+            .bind(status)
+            .bind(if kind == "RestartRequest" { window } else { 0 })
+            .bind(after)
+            .bind(secs(now))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn release_scheduled(&self, now: DateTime<Utc>) -> Result<u64> {
+        Ok(sqlx::query(
+            "UPDATE activities SET status = 'undelivered' \
+             WHERE status = 'scheduled' AND deliver_after <= ?",
+        )
+        .bind(secs(now))
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
+    }
+
+    async fn expire_activities(&self, cutoff: DateTime<Utc>, now: DateTime<Utc>) -> Result<u64> {
+        let mut tx = self.write().await?;
+        let stale: Vec<(i64, i64, i64)> = sqlx::query_as(
+            "SELECT id, run_id, computer_id FROM activities \
+             WHERE status IN ('undelivered', 'delivered', 'scheduled') \
+             AND computer_id IS NOT NULL \
+             AND coalesce(delivery_time, deliver_after, creation_time) < ? LIMIT 10000",
+        )
+        .bind(secs(cutoff))
+        .fetch_all(&mut *tx)
+        .await?;
+        for (id, run, computer) in &stale {
+            let text = "no answer from the machine within the activity timeout";
+            end_activity(&mut tx, *id, "failed", text, None, now).await?;
+            set_instance_state(&mut tx, *run, *computer, 3, None).await?;
+            finish_run_if_done(&mut tx, *run, now).await?;
+        }
+        tx.commit().await?;
+        Ok(stale.len() as u64)
+    }
+
+    async fn open_activity(
+        &self,
+        computer_id: i64,
+        activity_id: i64,
+    ) -> Result<Option<ActivityRecord>> {
+        let sql = format!("{ACTIVITY_SELECT} WHERE a.id = ? AND a.computer_id = ?");
+        sqlx::query(&sql)
+            .bind(activity_id)
+            .bind(computer_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(activity)
+            .transpose()
+    }
+
+    async fn activity(&self, account_id: i64, id: i64) -> Result<Option<ActivityRecord>> {
+        let sql = format!("{ACTIVITY_SELECT} WHERE a.account_id = ? AND a.id = ?");
+        sqlx::query(&sql)
+            .bind(account_id)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(activity)
+            .transpose()
+    }
+
+    async fn list_activities(
+        &self,
+        account_id: i64,
+        filter: &ActivityFilter,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Page<ActivityRecord>> {
+        let push = |qb: &mut QueryBuilder<'_, Sqlite>| {
+            qb.push(" WHERE a.account_id = ").push_bind(account_id);
+            if let Some(parent) = filter.parent_id {
+                qb.push(" AND a.parent_id = ").push_bind(parent);
+            }
+            if let Some(computer) = filter.computer_id {
+                qb.push(" AND a.computer_id = ").push_bind(computer);
+            }
+            if let Some(kind) = &filter.kind {
+                qb.push(" AND a.type = ").push_bind(kind.clone());
+            }
+            if let Some(status) = &filter.status {
+                qb.push(" AND a.status = ").push_bind(status.clone());
+            }
+        };
+        let mut count = QueryBuilder::new("SELECT count(*) FROM activities a");
+        push(&mut count);
+        let mut select = QueryBuilder::new(ACTIVITY_SELECT);
+        push(&mut select);
+        select
+            .push(" ORDER BY a.id LIMIT ")
+            .push_bind(limit)
+            .push(" OFFSET ")
+            .push_bind(offset);
+        // One read transaction: the count and the page see the same data.
+        let mut tx = self.pool.begin().await?;
+        let count: i64 = count.build_query_scalar().fetch_one(&mut *tx).await?;
+        let rows = select.build().fetch_all(&mut *tx).await?;
+        tx.commit().await?;
+        let results = rows.iter().map(activity).collect::<Result<_>>()?;
+        Ok(Page { count, results })
+    }
+
+    async fn known_versions(&self) -> Result<Vec<(String, String)>> {
+        Ok(
+            sqlx::query_as("SELECT benchmark_id, version FROM benchmark_versions")
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+}
