@@ -279,3 +279,151 @@ pub fn future_start() -> String {
     let at = Utc::now() + chrono::Duration::days(365);
     at.format("%Y-%m-%dT%H:00:00Z").to_string()
 }
+
+/// A second server on the same database (and data dir) as an app: a replica.
+pub struct Replica {
+    /// Where the replica listens (tests talk to the first server; the replica competes for work).
+    #[allow(dead_code)]
+    pub address: SocketAddr,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+pub async fn spawn_replica(app: &TestApp) -> Replica {
+    let settings = Settings::clone(&app.settings);
+    let state = rampart_server::startup::prepare(settings)
+        .await
+        .expect("replica prepares");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(rampart_server::startup::serve(listener, state, async {
+        let _ = rx.await;
+    }));
+    Replica {
+        address,
+        shutdown: Some(tx),
+    }
+}
+
+/// An agent's identity, as registration answers it.
+#[derive(Debug, Clone)]
+pub struct AgentId {
+    pub id: i64,
+    pub secret: String,
+}
+
+impl TestApp {
+    /// Registers a machine through the agent protocol. `system_hostname` is `vm`, the target the
+    /// fixtures name.
+    pub async fn register(&self, hostname: &str, tags: &[&str], group: &str) -> AgentId {
+        let account = self
+            .store
+            .account_by_name("standalone")
+            .await
+            .unwrap()
+            .unwrap();
+        let answer = self
+            .send(
+                reqwest::Method::POST,
+                "/agent/v1/register",
+                None,
+                Some(
+                    json!({"registration_key": account.registration_key, "hostname": hostname,
+                            "system_hostname": "vm", "tags": tags, "access_group": group}),
+                ),
+            )
+            .await;
+        assert_eq!(answer.status, 200, "{:?}", answer.body);
+        AgentId {
+            id: answer.body["computer_id"].as_i64().unwrap(),
+            secret: answer.body["secret"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// A request with an agent's credentials.
+    pub async fn as_agent(
+        &self,
+        agent: &AgentId,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Answer {
+        let mut request = self.client.request(method, self.url(path)).header(
+            "authorization",
+            format!("Agent {}:{}", agent.id, agent.secret),
+        );
+        if let Some(body) = body {
+            request = request.body(body);
+        }
+        answer(request.send().await.expect("request reaches the server")).await
+    }
+
+    /// The agent's open activities (delivering them).
+    pub async fn poll(&self, agent: &AgentId) -> Vec<Value> {
+        let answer = self
+            .as_agent(agent, reqwest::Method::GET, "/agent/v1/activities", None)
+            .await;
+        assert_eq!(answer.status, 200, "{:?}", answer.body);
+        answer.body["activities"].as_array().unwrap().clone()
+    }
+
+    pub async fn upload(&self, agent: &AgentId, activity: i64, file: Vec<u8>) -> Answer {
+        self.as_agent(
+            agent,
+            reqwest::Method::POST,
+            &format!("/agent/v1/activities/{activity}/results"),
+            Some(file),
+        )
+        .await
+    }
+
+    pub async fn outcome(
+        &self,
+        agent: &AgentId,
+        activity: i64,
+        status: &str,
+        message: &str,
+    ) -> Answer {
+        let body = serde_json::to_vec(&json!({"status": status, "message": message})).unwrap();
+        self.as_agent(
+            agent,
+            reqwest::Method::POST,
+            &format!("/agent/v1/activities/{activity}/outcome"),
+            Some(body),
+        )
+        .await
+    }
+}
+
+/// The shared fixtures folder (`shared/` beside the repository).
+pub fn fixtures() -> std::path::PathBuf {
+    let beside = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures");
+    if beside.is_dir() {
+        beside
+    } else {
+        std::path::PathBuf::from("/work/shared/fixtures")
+    }
+}
+
+/// A real results file from the fixtures, decompressed, with its dates moved to tomorrow so that
+/// it is younger than any activity a test hands out.
+pub fn fresh_results(name: &str) -> Vec<u8> {
+    use std::io::Read;
+    let raw = std::fs::read(fixtures().join("xccdf").join(name)).expect("fixture exists");
+    let mut text = String::new();
+    rampart_domain::xccdf::open_maybe_gzip(&raw[..], 1 << 30)
+        .read_to_string(&mut text)
+        .expect("fixture decompresses");
+    let tomorrow = (Utc::now() + chrono::Duration::days(1))
+        .format("%Y-%m-%dT")
+        .to_string();
+    text.replace("2026-12-03T", &tomorrow).into_bytes()
+}

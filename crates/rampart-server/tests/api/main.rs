@@ -7,6 +7,7 @@ mod helpers;
 
 mod access_groups;
 mod auth;
+mod fleet;
 mod hardening;
 mod openapi;
 mod profiles_bad_input;

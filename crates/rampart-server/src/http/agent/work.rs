@@ -211,11 +211,12 @@ fn parse_upload(
 )]
 pub async fn results(
     State(state): State<AppState>,
-    Agent(computer): Agent,
+    agent: Result<Agent, ApiError>,
     Path(target): Path<String>,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Json<ResultsAccepted>, ApiError> {
-    let id = path_id(&target, "activity")?;
+    // The body is read before any refusal: answering while an agent is still sending a large
+    // file would break its connection instead of telling it why.
     let bytes = body.map_err(|e| {
         if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::PayloadTooLarge(
@@ -226,6 +227,8 @@ pub async fn results(
             refused(format!("the upload could not be read: {e}"))
         }
     })?;
+    let Agent(computer) = agent?;
+    let id = path_id(&target, "activity")?;
     let activity = state
         .store
         .open_activity(computer.id, id)

@@ -1,0 +1,525 @@
+//! The fleet end to end over HTTP: coverage, runs, the agent protocol, results and counts.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::helpers::{fresh_results, spawn_app, spawn_app_with, spawn_replica, Backend, TestApp};
+use crate::on_both_backends;
+
+async fn profile(app: &TestApp, id: &Value) -> Value {
+    app.get(&format!("/api/v2/security-profiles/{id}"))
+        .await
+        .body
+}
+
+async fn coverage_follows_the_group_tree_tags_and_moves(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.post(
+        "/api/v2/access-groups",
+        json!({"name": "eu", "title": "EU"}),
+    )
+    .await;
+    app.post(
+        "/api/v2/access-groups",
+        json!({"name": "eu-web", "title": "EU web", "parent": "eu"}),
+    )
+    .await;
+    let a = app.register("a", &["web"], "eu-web").await;
+    app.register("b", &["db"], "eu").await;
+    let c = app.register("c", &["web"], "global").await;
+    app.register("d", &[], "eu-web").await;
+
+    let tagged = app
+        .create_profile("Tagged", json!({"access_group": "eu", "tags": ["web"]}))
+        .await;
+    let everything = app
+        .create_profile("All", json!({"access_group": "eu", "all_computers": true}))
+        .await;
+    let global = app
+        .create_profile("Global", json!({"tags": ["web", "db"]}))
+        .await;
+    assert_eq!(
+        tagged["associated_instances"], 1,
+        "a only: in eu's subtree with tag web"
+    );
+    assert_eq!(tagged["last_run_results"]["not_started"], 1);
+    assert_eq!(
+        everything["associated_instances"], 3,
+        "a, b, d: every machine under eu"
+    );
+    assert_eq!(global["associated_instances"], 3, "a, b, c carry web or db");
+
+    // Moving c under eu and retagging it changes coverage at once.
+    let moved = app
+        .patch(
+            &format!("/api/v2/computers/{}", c.id),
+            json!({"access_group": "eu-web"}),
+        )
+        .await;
+    assert_eq!(moved.status, 200, "{:?}", moved.body);
+    assert_eq!(
+        profile(&app, &tagged["id"]).await["associated_instances"],
+        2
+    );
+    assert_eq!(
+        profile(&app, &everything["id"]).await["associated_instances"],
+        4
+    );
+    app.patch(
+        &format!("/api/v2/computers/{}", c.id),
+        json!({"tags": ["db"]}),
+    )
+    .await;
+    assert_eq!(
+        profile(&app, &tagged["id"]).await["associated_instances"],
+        1
+    );
+
+    let deleted = app
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/api/v2/computers/{}", a.id),
+            Some(&app.token),
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, 204);
+    assert_eq!(
+        profile(&app, &tagged["id"]).await["associated_instances"],
+        0
+    );
+    let gone = app.as_agent(&a, reqwest::Method::GET, "/agent/v1/me", None).await;
+    gone.assert_error(401, "Unauthorized");
+    let tags = app.get("/api/v2/tags").await;
+    assert_eq!(tags.body, json!({"results": ["db"]}));
+    let found = app
+        .get("/api/v2/computers?query=tag:db%20OR%20access-group:eu-web")
+        .await;
+    assert_eq!(found.body["count"], 3, "{:?}", found.body);
+}
+
+async fn a_run_counts_machines_as_they_answer(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let agents = [
+        app.register("one", &[], "global").await,
+        app.register("two", &[], "global").await,
+        app.register("three", &[], "global").await,
+    ];
+    let p = app
+        .create_profile("Fleet", json!({"all_computers": true}))
+        .await;
+    let run = app
+        .post_empty(&format!("/api/v2/security-profiles/{}:execute", p["id"]))
+        .await;
+    assert_eq!(run.status, 200, "{:?}", run.body);
+    assert_eq!(run.body["type"], "UsgActivity");
+    assert_eq!(run.body["summary"], "usg audit for instance");
+    assert_eq!(run.body["activity_status"], "in-progress");
+    assert_eq!(run.body["parent_id"], Value::Null);
+    assert_eq!(run.body["creator"]["name"], "Mark S");
+    assert_eq!(
+        profile(&app, &p["id"]).await["next_run_time"],
+        p["next_run_time"],
+        ":execute leaves the schedule"
+    );
+    let counts = |p: Value| p["last_run_results"].clone();
+    let pending = counts(profile(&app, &p["id"]).await);
+    assert_eq!(
+        (
+            pending["not_started"].clone(),
+            pending["in_progress"].clone()
+        ),
+        (json!(3), json!(0))
+    );
+    assert_eq!(pending["timestamp"], run.body["creation_time"]);
+
+    let work: Vec<i64> = {
+        let mut ids = Vec::new();
+        for agent in &agents {
+            let found = app.poll(agent).await;
+            assert_eq!(found.len(), 1);
+            assert_eq!(found[0]["action"], "audit");
+            assert_eq!(
+                found[0]["xccdf_profile"],
+                "xccdf_org.ssgproject.content_profile_cis_level1_server"
+            );
+            ids.push(found[0]["id"].as_i64().unwrap());
+        }
+        ids
+    };
+    let delivered = counts(profile(&app, &p["id"]).await);
+    assert_eq!(
+        (
+            delivered["not_started"].clone(),
+            delivered["in_progress"].clone()
+        ),
+        (json!(0), json!(3))
+    );
+
+    let failing = app
+        .upload(
+            &agents[0],
+            work[0],
+            fresh_results("u2204-cis_l1_server.results.xml.gz"),
+        )
+        .await;
+    assert_eq!(failing.status, 200, "{:?}", failing.body);
+    assert_eq!(failing.body["verdict"], "fail");
+    assert_eq!(failing.body["failing_rules"], 31);
+    assert_eq!(failing.body["passing_rules"], 52);
+    let passing = app
+        .upload(
+            &agents[1],
+            work[1],
+            fresh_results("d12-standard.results.xml.gz"),
+        )
+        .await;
+    assert_eq!(passing.body["verdict"], "pass", "{:?}", passing.body);
+    assert_eq!(passing.body["passing_rules"], 18);
+    let midway = counts(profile(&app, &p["id"]).await);
+    assert_eq!(midway["passing"], 1);
+    assert_eq!(midway["failing"], 1);
+    assert_eq!(midway["in_progress"], 1);
+    assert_eq!(midway["pass_rate"], 50);
+
+    let failed = app
+        .outcome(&agents[2], work[2], "failed", "usg is not installed")
+        .await;
+    assert_eq!(failed.status, 200, "{:?}", failed.body);
+    let done = counts(profile(&app, &p["id"]).await);
+    assert_eq!(
+        (
+            done["passing"].clone(),
+            done["failing"].clone(),
+            done["in_progress"].clone(),
+            done["not_started"].clone()
+        ),
+        (json!(1), json!(2), json!(0), json!(0))
+    );
+    assert_eq!(done["pass_rate"], 33);
+    let parent = app
+        .get(&format!("/api/v2/activities/{}", run.body["id"]))
+        .await;
+    assert_eq!(
+        parent.body["activity_status"], "failed",
+        "a child failed: {:?}",
+        parent.body
+    );
+    let children = app
+        .get(&format!("/api/v2/activities?parent_id={}", run.body["id"]))
+        .await;
+    assert_eq!(children.body["count"], 3);
+    let statuses: Vec<&str> = children.body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["activity_status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["succeeded", "succeeded", "failed"]);
+    assert_eq!(
+        children.body["results"][2]["result_text"],
+        "usg is not installed"
+    );
+    let rated = app
+        .get("/api/v2/security-profiles?pass_rate_from=33&pass_rate_to=33")
+        .await;
+    assert_eq!(rated.body["count"], 1);
+    let above = app.get("/api/v2/security-profiles?pass_rate_from=34").await;
+    assert_eq!(above.body["count"], 0);
+}
+
+async fn refused_uploads_change_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let agent = app.register("one", &[], "global").await;
+    let stranger = app.register("two", &["x"], "global").await;
+    let p = app.create_profile("Uploads", json!({"tags": []})).await;
+    let p = app
+        .patch(
+            &format!("/api/v2/security-profiles/{}", p["id"]),
+            json!({"all_computers": true}),
+        )
+        .await
+        .body;
+    app.post_empty(&format!("/api/v2/security-profiles/{}:execute", p["id"]))
+        .await;
+    let work = app.poll(&agent).await[0]["id"].as_i64().unwrap();
+    let state = || async {
+        (
+            profile(&app, &p["id"]).await["last_run_results"].clone(),
+            app.get("/api/v2/activities").await.body,
+        )
+    };
+    let before = state().await;
+    let good = fresh_results("u2204-cis_l1_server.results.xml.gz");
+    let text = String::from_utf8(good.clone()).unwrap();
+    let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
+        ("not XML", b"hello".to_vec(), 400, "InvalidResults"),
+        (
+            "not XCCDF",
+            b"<html><body/></html>".to_vec(),
+            400,
+            "InvalidResults",
+        ),
+        (
+            "truncated",
+            good[..good.len() / 2].to_vec(),
+            400,
+            "InvalidResults",
+        ),
+        (
+            "a DTD",
+            format!(
+                "<!DOCTYPE x [<!ENTITY a \"b\">]>{}",
+                &text[text.find("<Benchmark").unwrap()..]
+            )
+            .into_bytes(),
+            400,
+            "InvalidResults",
+        ),
+        (
+            "another machine's",
+            text.replace("<target>vm</target>", "<target>elsewhere</target>")
+                .into_bytes(),
+            400,
+            "InvalidResults",
+        ),
+        (
+            "an older run's",
+            std::fs::read(
+                crate::helpers::fixtures().join("xccdf/u2204-cis_l1_server.results.xml.gz"),
+            )
+            .unwrap(),
+            400,
+            "InvalidResults",
+        ),
+    ];
+    for (what, body, status, code) in cases {
+        let answer = app.upload(&agent, work, body).await;
+        answer.assert_error(status, code);
+        assert_eq!(state().await, before, "{what} changed something");
+    }
+    app.upload(&stranger, work, good.clone())
+        .await
+        .assert_error(404, "NotFound");
+    app.upload(&agent, 999_999, good.clone())
+        .await
+        .assert_error(404, "NotFound");
+    let wrong_key = crate::helpers::AgentId {
+        id: agent.id,
+        secret: "0".repeat(64),
+    };
+    app.upload(&wrong_key, work, good.clone())
+        .await
+        .assert_error(401, "Unauthorized");
+    assert_eq!(state().await, before);
+
+    let accepted = app.upload(&agent, work, good.clone()).await;
+    assert_eq!(accepted.status, 200, "{:?}", accepted.body);
+    let after = state().await;
+    let again = app.upload(&agent, work, good).await;
+    assert_eq!(
+        again.body, accepted.body,
+        "a repeated identical upload is harmless"
+    );
+    assert_eq!(state().await, after);
+    let other = app
+        .upload(&agent, work, fresh_results("d12-standard.results.xml.gz"))
+        .await;
+    other.assert_error(409, "ActivityAnswered");
+    app.outcome(&agent, work, "failed", "late")
+        .await
+        .assert_error(409, "ActivityAnswered");
+    assert_eq!(state().await, after);
+}
+
+async fn executing_an_archived_profile_is_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.register("one", &[], "global").await;
+    let p = app
+        .create_profile("Old", json!({"all_computers": true}))
+        .await;
+    app.post_empty(&format!("/api/v2/security-profiles/{}:archive", p["id"]))
+        .await;
+    let before = app.get("/api/v2/activities").await.body;
+    let answer = app
+        .post_empty(&format!("/api/v2/security-profiles/{}:execute", p["id"]))
+        .await;
+    answer.assert_error(409, "ProfileArchived");
+    assert_eq!(
+        app.get("/api/v2/activities").await.body,
+        before,
+        "no run was started"
+    );
+    app.post_empty("/api/v2/security-profiles/999:execute")
+        .await
+        .assert_error(404, "NotFound");
+}
+
+async fn a_past_start_date_starts_the_first_run_at_creation(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let agent = app.register("one", &[], "global").await;
+    let p = app
+        .create_profile(
+            "Now",
+            json!({"start_date": "2025-01-06T09:00:00Z", "all_computers": true}),
+        )
+        .await;
+    assert_eq!(p["last_run_results"]["not_started"], 1, "{p:?}");
+    assert_ne!(p["last_run_results"]["timestamp"], Value::Null);
+    assert_eq!(app.poll(&agent).await.len(), 1);
+    let future = app
+        .create_profile("Later", json!({"all_computers": true}))
+        .await;
+    assert_eq!(future["last_run_results"]["timestamp"], Value::Null);
+}
+
+async fn fix_restart_audit_runs_fix_then_restart_then_audit(backend: Backend) {
+    let app = spawn_app_with(backend, |s| s.scheduler_interval_seconds = 1).await;
+    let agent = app.register("one", &[], "global").await;
+    let p = app
+        .create_profile(
+            "Restart",
+            json!({"all_computers": true, "mode": "fix-restart-audit", "restart_deliver_delay": 0}),
+        )
+        .await;
+    app.post_empty(&format!("/api/v2/security-profiles/{}:execute", p["id"]))
+        .await;
+    let fix = app.poll(&agent).await;
+    assert_eq!(fix[0]["action"], "fix");
+    let fix_id = fix[0]["id"].as_i64().unwrap();
+    app.upload(&agent, fix_id, fresh_results("d12-standard.results.xml.gz"))
+        .await
+        .assert_error(409, "ActivityAnswered");
+    assert_eq!(
+        app.outcome(&agent, fix_id, "succeeded", "fixed")
+            .await
+            .status,
+        200
+    );
+    let restart = wait_for_work(&app, &agent).await;
+    assert_eq!(
+        (restart["type"].as_str(), restart["action"].as_str()),
+        (Some("RestartRequest"), Some("restart"))
+    );
+    let in_progress = profile(&app, &p["id"]).await["last_run_results"].clone();
+    assert_eq!(in_progress["in_progress"], 1);
+    assert_eq!(
+        app.outcome(&agent, restart["id"].as_i64().unwrap(), "succeeded", "back")
+            .await
+            .status,
+        200
+    );
+    let audit = app.poll(&agent).await;
+    assert_eq!(audit[0]["action"], "audit");
+    let done = app
+        .upload(
+            &agent,
+            audit[0]["id"].as_i64().unwrap(),
+            fresh_results("d12-standard.results.xml.gz"),
+        )
+        .await;
+    assert_eq!(done.status, 200, "{:?}", done.body);
+    let counts = profile(&app, &p["id"]).await["last_run_results"].clone();
+    assert_eq!(
+        (counts["passing"].clone(), counts["in_progress"].clone()),
+        (json!(1), json!(0))
+    );
+}
+
+async fn wait_for_work(app: &TestApp, agent: &crate::helpers::AgentId) -> Value {
+    for _ in 0..50 {
+        if let Some(first) = app.poll(agent).await.into_iter().next() {
+            return first;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("no work reached the agent within 10 s");
+}
+
+async fn a_machine_that_never_answers_fails_after_the_timeout(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.register("silent", &[], "global").await;
+    let p = app
+        .create_profile("Silent", json!({"all_computers": true}))
+        .await;
+    let run = app
+        .post_empty(&format!("/api/v2/security-profiles/{}:execute", p["id"]))
+        .await;
+    let now = chrono::Utc::now();
+    let expired = app
+        .store
+        .expire_activities(now - chrono::Duration::hours(1), now)
+        .await
+        .unwrap();
+    assert_eq!(expired, 0, "nothing is late yet");
+    let expired = app
+        .store
+        .expire_activities(now + chrono::Duration::hours(1), now)
+        .await
+        .unwrap();
+    assert_eq!(expired, 1);
+    let counts = profile(&app, &p["id"]).await["last_run_results"].clone();
+    assert_eq!(
+        (counts["failing"].clone(), counts["not_started"].clone()),
+        (json!(1), json!(0))
+    );
+    let parent = app
+        .get(&format!("/api/v2/activities/{}", run.body["id"]))
+        .await;
+    assert_eq!(parent.body["activity_status"], "failed");
+}
+
+async fn a_scheduled_run_fires_exactly_once_with_two_servers(backend: Backend) {
+    let app = spawn_app_with(backend, |s| s.scheduler_interval_seconds = 1).await;
+    let _replica = spawn_replica(&app).await;
+    app.register("one", &[], "global").await;
+    let start = (chrono::Utc::now() + chrono::Duration::seconds(2))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let p = app
+        .create_profile("Soon", json!({"all_computers": true, "start_date": start}))
+        .await;
+    assert_eq!(p["next_run_time"], start.as_str());
+    let mut fired = Value::Null;
+    for _ in 0..40 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        fired = profile(&app, &p["id"]).await;
+        if fired["last_run_results"]["timestamp"] != Value::Null {
+            break;
+        }
+    }
+    assert_ne!(
+        fired["last_run_results"]["timestamp"],
+        Value::Null,
+        "the run started"
+    );
+    // Give both schedulers time to fire again if they were going to.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let parents = app.get("/api/v2/activities?type=UsgActivity").await;
+    let runs = parents.body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["parent_id"].is_null())
+        .count();
+    assert_eq!(runs, 1, "{:?}", parents.body);
+    let after = profile(&app, &p["id"]).await;
+    let next: chrono::DateTime<chrono::Utc> =
+        after["next_run_time"].as_str().unwrap().parse().unwrap();
+    assert!(
+        next > chrono::Utc::now() + chrono::Duration::days(6),
+        "moved to next week: {next}"
+    );
+}
+
+on_both_backends!(
+    coverage_follows_the_group_tree_tags_and_moves,
+    a_run_counts_machines_as_they_answer,
+    refused_uploads_change_nothing,
+    executing_an_archived_profile_is_refused,
+    a_past_start_date_starts_the_first_run_at_creation,
+    fix_restart_audit_runs_fix_then_restart_then_audit,
+    a_machine_that_never_answers_fails_after_the_timeout,
+    a_scheduled_run_fires_exactly_once_with_two_servers,
+);
