@@ -610,3 +610,22 @@ fn a_byte_order_mark_and_comments_are_accepted() {
     let doc = format!("\u{feff}<!-- made by hand -->\n{}<!-- end -->\n", thin(""));
     assert!(run(&doc).is_ok());
 }
+
+#[test]
+fn only_fail_and_error_fail_a_machine_and_notselected_is_not_audited() {
+    use super::{Class, ResultKind};
+    let class = |k: ResultKind| k.class();
+    assert_eq!(class(ResultKind::Pass), Class::Passing);
+    assert_eq!(class(ResultKind::Fixed), Class::Passing);
+    assert_eq!(class(ResultKind::Fail), Class::Failing);
+    assert_eq!(class(ResultKind::Error), Class::Failing);
+    for other in [
+        ResultKind::NotApplicable,
+        ResultKind::NotChecked,
+        ResultKind::Informational,
+        ResultKind::Unknown,
+    ] {
+        assert_eq!(class(other), Class::Other, "{other:?}");
+    }
+    assert_eq!(class(ResultKind::NotSelected), Class::NotSelected);
+}

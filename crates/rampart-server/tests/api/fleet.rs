@@ -89,7 +89,9 @@ async fn coverage_follows_the_group_tree_tags_and_moves(backend: Backend) {
         profile(&app, &tagged["id"]).await["associated_instances"],
         0
     );
-    let gone = app.as_agent(&a, reqwest::Method::GET, "/agent/v1/me", None).await;
+    let gone = app
+        .as_agent(&a, reqwest::Method::GET, "/agent/v1/me", None)
+        .await;
     gone.assert_error(401, "Unauthorized");
     let tags = app.get("/api/v2/tags").await;
     assert_eq!(tags.body, json!({"results": ["db"]}));
@@ -513,7 +515,85 @@ async fn a_scheduled_run_fires_exactly_once_with_two_servers(backend: Backend) {
     );
 }
 
+/// A small hand-made results file whose rules have the given result words.
+fn hand_made(results: &[&str]) -> Vec<u8> {
+    let at = (chrono::Utc::now() + chrono::Duration::minutes(1)).format("%Y-%m-%dT%H:%M:%S+00:00");
+    let mut rules = String::new();
+    let mut rule_results = String::new();
+    for (n, word) in results.iter().enumerate() {
+        rules.push_str(&format!(
+            r#"<Rule id="xccdf_test.hand_rule_{n}" severity="medium"><title>Rule {n}</title><description>Checks {n}.</description></Rule>"#
+        ));
+        rule_results.push_str(&format!(
+            r#"<rule-result idref="xccdf_test.hand_rule_{n}" severity="medium" time="{at}"><result>{word}</result></rule-result>"#
+        ));
+    }
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<Benchmark xmlns="http://checklists.nist.gov/xccdf/1.2" id="xccdf_test.hand_benchmark_one" resolved="1">
+<status>accepted</status><version>1.0</version>{rules}
+<TestResult id="xccdf_test.hand_testresult_one" start-time="{at}" end-time="{at}" version="1.0">
+<benchmark href="" id="xccdf_test.hand_benchmark_one"/><target>vm</target>{rule_results}
+</TestResult></Benchmark>"#
+    )
+    .into_bytes()
+}
+
+async fn every_result_word_counts_as_designed(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let agents = [
+        app.register("one", &[], "global").await,
+        app.register("two", &[], "global").await,
+    ];
+    let p = app
+        .create_profile("Words", json!({"all_computers": true}))
+        .await;
+    app.post_empty(&format!("/api/v2/security-profiles/{}:execute", p["id"]))
+        .await;
+    let quiet = [
+        "pass",
+        "fixed",
+        "informational",
+        "unknown",
+        "notapplicable",
+        "notchecked",
+        "notselected",
+    ];
+    let work = app.poll(&agents[0]).await[0]["id"].as_i64().unwrap();
+    let first = app.upload(&agents[0], work, hand_made(&quiet)).await;
+    assert_eq!(first.status, 200, "{:?}", first.body);
+    assert_eq!(
+        (
+            first.body["passing_rules"].clone(),
+            first.body["failing_rules"].clone(),
+            first.body["other_rules"].clone()
+        ),
+        (json!(2), json!(0), json!(4)),
+        "notselected is not part of the audit"
+    );
+    assert_eq!(first.body["verdict"], "pass");
+    let work = app.poll(&agents[1]).await[0]["id"].as_i64().unwrap();
+    let second = app
+        .upload(
+            &agents[1],
+            work,
+            hand_made(&["pass", "pass", "pass", "pass", "pass", "pass", "error"]),
+        )
+        .await;
+    assert_eq!(
+        second.body["verdict"], "fail",
+        "an error fails the machine: {:?}",
+        second.body
+    );
+    let counts = profile(&app, &p["id"]).await["last_run_results"].clone();
+    assert_eq!(
+        (counts["passing"].clone(), counts["failing"].clone()),
+        (json!(1), json!(1))
+    );
+}
+
 on_both_backends!(
+    every_result_word_counts_as_designed,
     coverage_follows_the_group_tree_tags_and_moves,
     a_run_counts_machines_as_they_answer,
     refused_uploads_change_nothing,

@@ -391,3 +391,21 @@ impl UpdateProfile {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::pass_rate;
+
+    #[test]
+    fn pass_rate_rounds_half_up_over_finished_machines() {
+        // The reference example: 15 passing, 94 failing (10 in progress do not count) → 14.
+        assert_eq!(pass_rate(15, 94), Some(14));
+        assert_eq!(pass_rate(1, 1), Some(50));
+        assert_eq!(pass_rate(1, 7), Some(13), "12.5 rounds up");
+        assert_eq!(pass_rate(1, 2), Some(33));
+        assert_eq!(pass_rate(2, 1), Some(67));
+        assert_eq!(pass_rate(25, 0), Some(100));
+        assert_eq!(pass_rate(0, 56), Some(0));
+        assert_eq!(pass_rate(0, 0), None, "nothing finished");
+    }
+}
