@@ -1,26 +1,28 @@
-//! `rampart-agent`: registers a machine with a rampart server and runs its audits. This first
-//! version only prints its usage; the fleet issue gives it its work.
+//! `rampart-agent`: parses the command line and runs the agent (see the library).
 #![forbid(unsafe_code)]
 
-const USAGE: &str = "\
-rampart-agent — audits this machine for a rampart server
+use std::process::ExitCode;
 
-Usage: rampart-agent --server URL --registration-key KEY [--account NAME] [--hostname H]
-                     [--tags t1,t2] [--access-group G] [--state-dir DIR] [--usg PATH]
-                     [--oscap-datastream FILE] [--once]
+use clap::Parser;
 
-This version of the agent does not run audits yet; it prints this text and exits.";
-
-fn main() -> std::process::ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "--version" || a == "-V") {
-        println!("rampart-agent {}", env!("CARGO_PKG_VERSION"));
-        return std::process::ExitCode::SUCCESS;
-    }
-    println!("{USAGE}");
-    if args.is_empty() || args.iter().any(|a| a == "--help" || a == "-h") {
-        std::process::ExitCode::SUCCESS
-    } else {
-        std::process::ExitCode::from(2)
+fn main() -> ExitCode {
+    let config = rampart_agent::Config::parse();
+    rampart_agent::init_logging();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("rampart-agent: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(rampart_agent::run(config)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("rampart-agent: {e:#}");
+            ExitCode::FAILURE
+        }
     }
 }

@@ -382,6 +382,17 @@ impl Runs for SqliteStore {
     }
 
     async fn deliver(&self, computer_id: i64, now: DateTime<Utc>) -> Result<Vec<AgentWork>> {
+        // Most polls find nothing: answer those from a read, without taking the write lock.
+        let open: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM activities WHERE computer_id = ? \
+             AND status IN ('undelivered', 'delivered') LIMIT 1",
+        )
+        .bind(computer_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        if open.is_none() {
+            return Ok(Vec::new());
+        }
         let mut tx = self.write().await?;
         let rows = sqlx::query(
             "SELECT a.id, a.type, a.action, a.status, a.run_id, r.benchmark \
