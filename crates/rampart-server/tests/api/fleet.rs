@@ -592,7 +592,54 @@ async fn every_result_word_counts_as_designed(backend: Backend) {
     );
 }
 
+async fn a_run_that_came_due_while_no_server_ran_starts_once_at_start_up(backend: Backend) {
+    // The first server looks for due runs only once an hour: for this run it is as if it were down.
+    let app = spawn_app_with(backend, |s| s.scheduler_interval_seconds = 3600).await;
+    app.register("one", &[], "global").await;
+    let start = (chrono::Utc::now() + chrono::Duration::seconds(1))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let p = app
+        .create_profile(
+            "Missed",
+            json!({"all_computers": true, "start_date": start}),
+        )
+        .await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(
+        profile(&app, &p["id"]).await["last_run_results"]["timestamp"],
+        Value::Null,
+        "not started yet"
+    );
+    // A server starting now finds it due and starts it, once.
+    let _started = spawn_replica(&app).await;
+    let _second = spawn_replica(&app).await;
+    let mut fired = Value::Null;
+    for _ in 0..40 {
+        fired = profile(&app, &p["id"]).await;
+        if fired["last_run_results"]["timestamp"] != Value::Null {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_ne!(
+        fired["last_run_results"]["timestamp"],
+        Value::Null,
+        "started at start-up"
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let parents = app.get("/api/v2/activities?type=UsgActivity").await;
+    let runs = parents.body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["parent_id"].is_null())
+        .count();
+    assert_eq!(runs, 1);
+}
+
 on_both_backends!(
+    a_run_that_came_due_while_no_server_ran_starts_once_at_start_up,
     every_result_word_counts_as_designed,
     coverage_follows_the_group_tree_tags_and_moves,
     a_run_counts_machines_as_they_answer,
