@@ -638,7 +638,59 @@ async fn a_run_that_came_due_while_no_server_ran_starts_once_at_start_up(backend
     assert_eq!(runs, 1);
 }
 
+async fn concurrent_answers_to_one_activity_count_once(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let agent = app.register("one", &[], "global").await;
+    let p = app
+        .create_profile("Race", json!({"all_computers": true}))
+        .await;
+    app.post_empty(&format!("/api/v2/security-profiles/{}:execute", p["id"]))
+        .await;
+    let work = app.poll(&agent).await[0]["id"].as_i64().unwrap();
+    let same = fresh_results("d12-standard.results.xml.gz");
+    let other = fresh_results("u2404-0.1.76-cis_l1_server.results.xml.gz");
+    let tasks: Vec<_> = (0..8)
+        .map(|n| {
+            let body = if n % 2 == 0 {
+                same.clone()
+            } else {
+                other.clone()
+            };
+            let request = app
+                .client
+                .post(app.url(&format!("/agent/v1/activities/{work}/results")))
+                .header(
+                    "authorization",
+                    format!("Agent {}:{}", agent.id, agent.secret),
+                )
+                .body(body);
+            tokio::spawn(async move { request.send().await.unwrap().status().as_u16() })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.push(task.await.unwrap());
+    }
+    assert!(
+        statuses.iter().all(|s| [200, 409].contains(s)),
+        "{statuses:?}"
+    );
+    let accepted = statuses.iter().filter(|s| **s == 200).count();
+    assert!(
+        accepted == 1 || accepted == 4,
+        "one file won (and its repeats): {statuses:?}"
+    );
+    let counts = profile(&app, &p["id"]).await["last_run_results"].clone();
+    let total: i64 = ["passing", "failing", "in_progress", "not_started"]
+        .iter()
+        .map(|k| counts[k].as_i64().unwrap())
+        .sum();
+    assert_eq!(total, 1, "{counts}");
+    assert_eq!(counts["in_progress"], 0);
+}
+
 on_both_backends!(
+    concurrent_answers_to_one_activity_count_once,
     a_run_that_came_due_while_no_server_ran_starts_once_at_start_up,
     every_result_word_counts_as_designed,
     coverage_follows_the_group_tree_tags_and_moves,

@@ -71,7 +71,8 @@ pub(super) async fn start_run_in(
     cap: i64,
 ) -> Result<i64> {
     let profile = sqlx::query(
-        "SELECT status, mode, benchmark FROM security_profiles WHERE account_id = $1 AND id = $2",
+        "SELECT status, mode, benchmark FROM security_profiles WHERE account_id = $1 AND id = $2 \
+         FOR UPDATE",
     )
     .bind(account_id)
     .bind(profile_id)
@@ -171,7 +172,7 @@ async fn set_instance_state(
     audit: Option<i64>,
 ) -> Result<()> {
     let old: Option<i64> = sqlx::query_scalar(
-        "SELECT state FROM run_instances WHERE run_id = $1 AND computer_id = $2",
+        "SELECT state FROM run_instances WHERE run_id = $1 AND computer_id = $2 FOR UPDATE",
     )
     .bind(run)
     .bind(computer)
@@ -282,28 +283,44 @@ async fn benchmark_version(
                     ingest.benchmark_id, ingest.version
                 )));
             };
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO benchmark_versions (benchmark_id, version) VALUES ($1, $2) RETURNING id",
+            // Two first uploads of a version may race: the second waits on the unique key, then
+            // finds the version (and its rules) the first stored.
+            let inserted: Option<i64> = sqlx::query_scalar(
+                "INSERT INTO benchmark_versions (benchmark_id, version) VALUES ($1, $2) \
+                 ON CONFLICT (benchmark_id, version) DO NOTHING RETURNING id",
             )
             .bind(&ingest.benchmark_id)
             .bind(&ingest.version)
-            .fetch_one(&mut *conn)
+            .fetch_optional(&mut *conn)
             .await?;
+            let Some(id) = inserted else {
+                let id: i64 = sqlx::query_scalar(
+                    "SELECT id FROM benchmark_versions WHERE benchmark_id = $1 AND version = $2",
+                )
+                .bind(&ingest.benchmark_id)
+                .bind(&ingest.version)
+                .fetch_one(&mut *conn)
+                .await?;
+                return Ok((id, rule_index(conn, id).await?));
+            };
             for (idx, rule) in texts.iter().enumerate() {
                 insert_rule(conn, id, idx as i64, rule).await?;
             }
             id
         }
     };
+    Ok((id, rule_index(conn, id).await?))
+}
+
+/// The rules of a version: their index by rule id.
+async fn rule_index(conn: &mut PgConnection, version: i64) -> Result<HashMap<String, i64>> {
     let rows = sqlx::query("SELECT rule_id, idx FROM rules WHERE version_id = $1")
-        .bind(id)
+        .bind(version)
         .fetch_all(&mut *conn)
         .await?;
-    let map = rows
-        .iter()
+    rows.iter()
         .map(|row| Ok((row.try_get("rule_id")?, row.try_get("idx")?)))
-        .collect::<Result<_>>()?;
-    Ok((id, map))
+        .collect()
 }
 
 async fn insert_rule(
@@ -397,7 +414,8 @@ impl Runs for PgStore {
         let rows = sqlx::query(
             "SELECT a.id, a.type, a.action, a.status, a.run_id, r.benchmark \
              FROM activities a JOIN runs r ON r.id = a.run_id \
-             WHERE a.computer_id = $1 AND a.status IN ('undelivered', 'delivered') ORDER BY a.id",
+             WHERE a.computer_id = $1 AND a.status IN ('undelivered', 'delivered') ORDER BY a.id \
+             FOR UPDATE OF a",
         )
         .bind(computer_id)
         .fetch_all(&mut *tx)
@@ -415,7 +433,7 @@ impl Runs for PgStore {
                 .await?;
                 let run: i64 = row.try_get("run_id")?;
                 let state: Option<i64> = sqlx::query_scalar(
-                    "SELECT state FROM run_instances WHERE run_id = $1 AND computer_id = $2",
+                    "SELECT state FROM run_instances WHERE run_id = $1 AND computer_id = $2 FOR UPDATE",
                 )
                 .bind(run)
                 .bind(computer_id)
@@ -448,7 +466,7 @@ impl Runs for PgStore {
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(
             "SELECT account_id, status, action, run_id, answer_sha256 FROM activities \
-             WHERE id = $1 AND computer_id = $2",
+             WHERE id = $1 AND computer_id = $2 FOR UPDATE",
         )
         .bind(activity_id)
         .bind(computer_id)
@@ -601,7 +619,7 @@ impl Runs for PgStore {
              p.restart_deliver_delay, p.restart_deliver_delay_window \
              FROM activities a JOIN runs r ON r.id = a.run_id \
              JOIN security_profiles p ON p.id = r.profile_id \
-             WHERE a.id = $1 AND a.computer_id = $2",
+             WHERE a.id = $1 AND a.computer_id = $2 FOR UPDATE OF a",
         )
         .bind(activity_id)
         .bind(computer_id)
@@ -680,7 +698,8 @@ impl Runs for PgStore {
             "SELECT id, run_id, computer_id FROM activities \
              WHERE status IN ('undelivered', 'delivered', 'scheduled') \
              AND computer_id IS NOT NULL \
-             AND coalesce(delivery_time, deliver_after, creation_time) < $1 LIMIT 10000",
+             AND coalesce(delivery_time, deliver_after, creation_time) < $1 LIMIT 10000 \
+             FOR UPDATE SKIP LOCKED",
         )
         .bind(cutoff)
         .fetch_all(&mut *tx)
