@@ -25,6 +25,7 @@ macro_rules! covers {
 mod accounts;
 mod computers;
 mod profiles;
+mod results;
 mod runs;
 
 pub struct PgStore {

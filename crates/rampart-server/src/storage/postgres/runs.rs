@@ -1,9 +1,5 @@
 //! Runs, their activities, and the results that come back.
 
-use std::collections::HashMap;
-
-use rampart_domain::xccdf::Class;
-
 use super::*;
 
 const ACTIVITY_SELECT: &str = "SELECT a.id, a.account_id, a.parent_id, a.computer_id, a.run_id, \
@@ -164,7 +160,7 @@ fn state_column(state: i64) -> &'static str {
 }
 
 /// Moves a machine of a run to `state`, keeping the run's counts in step.
-async fn set_instance_state(
+pub(super) async fn set_instance_state(
     conn: &mut PgConnection,
     run: i64,
     computer: i64,
@@ -203,7 +199,11 @@ async fn set_instance_state(
 }
 
 /// Ends the run's parent activity once no machine is left to hear from.
-async fn finish_run_if_done(conn: &mut PgConnection, run: i64, now: DateTime<Utc>) -> Result<()> {
+pub(super) async fn finish_run_if_done(
+    conn: &mut PgConnection,
+    run: i64,
+    now: DateTime<Utc>,
+) -> Result<()> {
     let row = sqlx::query(
         "SELECT activity_id, not_started, in_progress, passing, failing FROM runs WHERE id = $1",
     )
@@ -237,7 +237,7 @@ async fn finish_run_if_done(conn: &mut PgConnection, run: i64, now: DateTime<Utc
 }
 
 /// Marks a child activity ended.
-async fn end_activity(
+pub(super) async fn end_activity(
     conn: &mut PgConnection,
     id: i64,
     status: &str,
@@ -255,93 +255,6 @@ async fn end_activity(
     .bind(i64::from(status != "succeeded"))
     .bind(sha256)
     .bind(id)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
-/// The stored version of a benchmark, created with its rule texts when new. Answers its id and
-/// its rules' indexes by rule id.
-async fn benchmark_version(
-    conn: &mut PgConnection,
-    ingest: &Ingest,
-) -> Result<(i64, HashMap<String, i64>)> {
-    let existing: Option<i64> = sqlx::query_scalar(
-        "SELECT id FROM benchmark_versions WHERE benchmark_id = $1 AND version = $2",
-    )
-    .bind(&ingest.benchmark_id)
-    .bind(&ingest.version)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let id = match existing {
-        Some(id) => id,
-        None => {
-            let Some(texts) = &ingest.rule_texts else {
-                return Err(StorageError::Conflict(format!(
-                    "the server does not know benchmark {} version {} yet: send the whole \
-                     results file, with its Benchmark",
-                    ingest.benchmark_id, ingest.version
-                )));
-            };
-            // Two first uploads of a version may race: the second waits on the unique key, then
-            // finds the version (and its rules) the first stored.
-            let inserted: Option<i64> = sqlx::query_scalar(
-                "INSERT INTO benchmark_versions (benchmark_id, version) VALUES ($1, $2) \
-                 ON CONFLICT (benchmark_id, version) DO NOTHING RETURNING id",
-            )
-            .bind(&ingest.benchmark_id)
-            .bind(&ingest.version)
-            .fetch_optional(&mut *conn)
-            .await?;
-            let Some(id) = inserted else {
-                let id: i64 = sqlx::query_scalar(
-                    "SELECT id FROM benchmark_versions WHERE benchmark_id = $1 AND version = $2",
-                )
-                .bind(&ingest.benchmark_id)
-                .bind(&ingest.version)
-                .fetch_one(&mut *conn)
-                .await?;
-                return Ok((id, rule_index(conn, id).await?));
-            };
-            for (idx, rule) in texts.iter().enumerate() {
-                insert_rule(conn, id, idx as i64, rule).await?;
-            }
-            id
-        }
-    };
-    Ok((id, rule_index(conn, id).await?))
-}
-
-/// The rules of a version: their index by rule id.
-async fn rule_index(conn: &mut PgConnection, version: i64) -> Result<HashMap<String, i64>> {
-    let rows = sqlx::query("SELECT rule_id, idx FROM rules WHERE version_id = $1")
-        .bind(version)
-        .fetch_all(&mut *conn)
-        .await?;
-    rows.iter()
-        .map(|row| Ok((row.try_get("rule_id")?, row.try_get("idx")?)))
-        .collect()
-}
-
-async fn insert_rule(
-    conn: &mut PgConnection,
-    version: i64,
-    idx: i64,
-    rule: &rampart_domain::xccdf::RuleText,
-) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO rules (version_id, idx, rule_id, severity, title, description, rationale, \
-         identifiers, refs) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
-    )
-    .bind(version)
-    .bind(idx)
-    .bind(&rule.id)
-    .bind(i64::from(rule.severity.code()))
-    .bind(&rule.title)
-    .bind(&rule.description)
-    .bind(&rule.rationale)
-    .bind(encode_identifiers(&rule.identifiers))
-    .bind(encode_references(&rule.references))
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -464,144 +377,11 @@ impl Runs for PgStore {
         now: DateTime<Utc>,
     ) -> Result<AuditOutcome> {
         let mut tx = self.pool.begin().await?;
-        let row = sqlx::query(
-            "SELECT account_id, status, action, run_id, answer_sha256 FROM activities \
-             WHERE id = $1 AND computer_id = $2 FOR UPDATE",
-        )
-        .bind(activity_id)
-        .bind(computer_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(StorageError::NotFound)?;
-        let status: String = row.try_get("status")?;
-        let answered: Option<String> = row.try_get("answer_sha256")?;
-        if status == "succeeded" && answered.as_deref() == Some(ingest.sha256.as_str()) {
-            let row = sqlx::query(
-                "SELECT passing_rules, failing_rules, other_rules FROM audits WHERE activity_id = $1",
-            )
-            .bind(activity_id)
-            .fetch_one(&mut *tx)
-            .await?;
-            let failing: i64 = row.try_get("failing_rules")?;
-            return Ok(AuditOutcome {
-                activity_id,
-                passing_rules: row.try_get("passing_rules")?,
-                failing_rules: failing,
-                other_rules: row.try_get("other_rules")?,
-                passed: failing == 0,
-            });
-        }
-        if !["undelivered", "delivered"].contains(&status.as_str()) {
-            return Err(StorageError::Conflict(format!(
-                "activity {activity_id} was already answered ({status})"
-            )));
-        }
-        let action: Option<String> = row.try_get("action")?;
-        if !matches!(action.as_deref(), Some("audit" | "fix-audit")) {
-            return Err(StorageError::Conflict(format!(
-                "activity {activity_id} runs no audit: answer it with an outcome, not results"
-            )));
-        }
-        let (account_id, run): (i64, i64) = (row.try_get("account_id")?, row.try_get("run_id")?);
-        let (version, mut index) = benchmark_version(&mut tx, ingest).await?;
-        let (mut passing, mut failing, mut other) = (0i64, 0i64, 0i64);
-        let mut rows: Vec<(i64, i64, i64, Option<i64>)> = Vec::with_capacity(ingest.results.len());
-        for result in &ingest.results {
-            let idx = match index.get(&result.rule_id) {
-                Some(idx) => *idx,
-                None => {
-                    // A rule the Benchmark did not list: kept, with no texts.
-                    let idx = index.len() as i64;
-                    let rule = rampart_domain::xccdf::RuleText {
-                        id: result.rule_id.clone(),
-                        severity: result.severity,
-                        ..Default::default()
-                    };
-                    insert_rule(&mut tx, version, idx, &rule).await?;
-                    index.insert(result.rule_id.clone(), idx);
-                    idx
-                }
-            };
-            match result.result.class() {
-                Class::Passing => passing += 1,
-                Class::Failing => failing += 1,
-                Class::Other => other += 1,
-                Class::NotSelected => continue,
-            }
-            let seconds = match (ingest.start_time, result.time) {
-                (Some(start), Some(at)) => Some((at - start).num_seconds()),
-                _ => None,
-            };
-            rows.push((
-                idx,
-                i64::from(result.result.code()),
-                i64::from(result.severity.code()),
-                seconds,
-            ));
-        }
-        let audit: i64 = sqlx::query_scalar(
-            "INSERT INTO audits (account_id, run_id, computer_id, activity_id, version_id, \
-             xccdf_profile, target, start_time, end_time, score, passing_rules, failing_rules, \
-             other_rules) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
-        )
-        .bind(account_id)
-        .bind(run)
-        .bind(computer_id)
-        .bind(activity_id)
-        .bind(version)
-        .bind(&ingest.xccdf_profile)
-        .bind(&ingest.target)
-        .bind(ingest.start_time)
-        .bind(ingest.end_time)
-        .bind(ingest.score)
-        .bind(passing)
-        .bind(failing)
-        .bind(other)
-        .fetch_one(&mut *tx)
-        .await?;
-        rows.sort_by_key(|r| r.0);
-        rows.dedup_by_key(|r| r.0);
-        for chunk in rows.chunks(1000) {
-            let mut insert = QueryBuilder::<Postgres>::new(
-                "INSERT INTO rule_results (audit_id, rule_idx, result, severity, seconds) ",
-            );
-            insert.push_values(chunk, |mut b, (idx, result, severity, seconds)| {
-                b.push_bind(audit)
-                    .push_bind(*idx)
-                    .push_bind(*result)
-                    .push_bind(*severity)
-                    .push_bind(*seconds);
-            });
-            insert.build().execute(&mut *tx).await?;
-        }
-        let passed = failing == 0;
-        set_instance_state(
-            &mut tx,
-            run,
-            computer_id,
-            if passed { 2 } else { 3 },
-            Some(audit),
-        )
-        .await?;
-        let text = format!("{passing} rules passed, {failing} failed, {other} other");
-        end_activity(
-            &mut tx,
-            activity_id,
-            "succeeded",
-            &text,
-            Some(&ingest.sha256),
-            now,
-        )
-        .await?;
-        finish_run_if_done(&mut tx, run, now).await?;
+        let outcome =
+            super::results::record_results_in(&mut tx, computer_id, activity_id, ingest, now)
+                .await?;
         tx.commit().await?;
-        Ok(AuditOutcome {
-            activity_id,
-            passing_rules: passing,
-            failing_rules: failing,
-            other_rules: other,
-            passed,
-        })
+        Ok(outcome)
     }
 
     async fn record_outcome(
