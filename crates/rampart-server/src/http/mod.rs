@@ -46,7 +46,7 @@ pub fn router(state: AppState) -> Router {
         .merge(access_groups::router())
         .merge(computers::router())
         .merge(activities::router())
-        .merge(agent::router(state.settings.max_upload_bytes))
+        .merge(agent::router())
         .merge(profiles::router("/api/v2/security-profiles"))
         .merge(profiles::router("/api/v2/usg-profiles"))
         .merge(openapi::router())

@@ -20,14 +20,15 @@ use crate::storage::{ComputerRecord, NewComputer};
 
 pub mod work;
 
-pub fn router(max_upload_bytes: usize) -> Router<AppState> {
+pub fn router() -> Router<AppState> {
     Router::new()
         .route("/agent/v1/register", post(register))
         .route("/agent/v1/me", get(me))
         .route("/agent/v1/activities", get(work::activities))
+        // The upload handler enforces max_upload_bytes itself, while streaming.
         .route(
             "/agent/v1/activities/{id}/results",
-            post(work::results).layer(axum::extract::DefaultBodyLimit::max(max_upload_bytes)),
+            post(work::results).layer(axum::extract::DefaultBodyLimit::disable()),
         )
         .route("/agent/v1/activities/{id}/outcome", post(work::outcome))
 }

@@ -3,7 +3,6 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::Json;
 use chrono::{DateTime, Utc};
@@ -145,7 +144,8 @@ fn refused(message: String) -> ApiError {
 
 /// Parses an upload into what storage keeps; CPU work, run off the request threads.
 fn parse_upload(
-    bytes: &[u8],
+    file: std::fs::File,
+    sha256: String,
     known: &HashSet<(String, String)>,
     max_bytes: u64,
 ) -> Result<(Ingest, String), ApiError> {
@@ -156,7 +156,10 @@ fn parse_upload(
         info: None,
         results: Vec::new(),
     };
-    let reader = xccdf::open_maybe_gzip(bytes, max_bytes);
+    let reader = xccdf::open_maybe_gzip(
+        std::io::BufReader::with_capacity(256 * 1024, file),
+        max_bytes,
+    );
     let summary = xccdf::parse(reader, &mut collect)
         .map_err(|e| refused(format!("the results file is not acceptable: {e}")))?;
     let info = collect
@@ -187,10 +190,7 @@ fn parse_upload(
                 time: r.time,
             })
             .collect(),
-        sha256: Sha256::digest(bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect(),
+        sha256,
     };
     Ok((ingest, target))
 }
@@ -213,20 +213,12 @@ pub async fn results(
     State(state): State<AppState>,
     agent: Result<Agent, ApiError>,
     Path(target): Path<String>,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    body: axum::body::Body,
 ) -> Result<Json<ResultsAccepted>, ApiError> {
     // The body is read before any refusal: answering while an agent is still sending a large
-    // file would break its connection instead of telling it why.
-    let bytes = body.map_err(|e| {
-        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge(
-                "the results file is larger than the server accepts (setting max_upload_bytes)"
-                    .into(),
-            )
-        } else {
-            refused(format!("the upload could not be read: {e}"))
-        }
-    })?;
+    // file would break its connection instead of telling it why. It streams to a temporary
+    // file, so memory stays flat however large the upload.
+    let (file, sha256) = receive(body, state.settings.max_upload_bytes).await?;
     let Agent(computer) = agent?;
     let id = path_id(&target, "activity")?;
     let activity = state
@@ -237,9 +229,10 @@ pub async fn results(
     let known: HashSet<(String, String)> =
         state.store.known_versions().await?.into_iter().collect();
     let max = state.settings.max_upload_bytes.saturating_mul(16) as u64;
-    let (ingest, target) = tokio::task::spawn_blocking(move || parse_upload(&bytes, &known, max))
-        .await
-        .map_err(|e| anyhow::anyhow!("parsing panicked: {e}"))??;
+    let (ingest, target) =
+        tokio::task::spawn_blocking(move || parse_upload(file, sha256, &known, max))
+            .await
+            .map_err(|e| anyhow::anyhow!("parsing panicked: {e}"))??;
     let names = [&computer.hostname, &computer.system_hostname];
     if !names.iter().any(|n| n.eq_ignore_ascii_case(&target)) {
         return Err(refused(format!(
@@ -270,6 +263,39 @@ pub async fn results(
         other_rules: outcome.other_rules,
         verdict: if outcome.passed { "pass" } else { "fail" }.into(),
     }))
+}
+
+/// Streams an upload into an anonymous temporary file, hashing it on the way; more than `limit`
+/// bytes is 413 (the rest is still read, so the agent hears the answer).
+async fn receive(
+    body: axum::body::Body,
+    limit: usize,
+) -> Result<(std::fs::File, String), ApiError> {
+    use futures_util::StreamExt;
+    use std::io::{Seek, Write};
+    let mut file =
+        tempfile::tempfile().map_err(|e| anyhow::anyhow!("cannot create a temporary file: {e}"))?;
+    let mut hash = Sha256::new();
+    let mut size = 0usize;
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| refused(format!("the upload could not be read: {e}")))?;
+        size += chunk.len();
+        if size <= limit {
+            hash.update(&chunk);
+            file.write_all(&chunk)
+                .map_err(|e| anyhow::anyhow!("cannot write the upload aside: {e}"))?;
+        }
+    }
+    if size > limit {
+        return Err(ApiError::PayloadTooLarge(
+            "the results file is larger than the server accepts (setting max_upload_bytes)".into(),
+        ));
+    }
+    file.rewind()
+        .map_err(|e| anyhow::anyhow!("cannot read the upload back: {e}"))?;
+    let sha256 = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    Ok((file, sha256))
 }
 
 fn answer_error(e: StorageError) -> ApiError {
