@@ -225,6 +225,8 @@ pub struct ActivityRecord {
     pub completion_time: Option<DateTime<Utc>>,
     pub result_text: Option<String>,
     pub result_code: Option<i64>,
+    /// The benchmark of the run it belongs to.
+    pub benchmark: Option<String>,
 }
 
 /// Which activities a listing returns.

@@ -7,6 +7,9 @@ use serde_json::{json, Value};
 use crate::helpers::{fresh_results, spawn_app, spawn_app_with, spawn_replica, Backend, TestApp};
 use crate::on_both_backends;
 
+/// A real CIS level 1 results file in which no rule fails (every selected rule is notapplicable).
+const NOTHING_FAILS: &str = "u2204-cis_l1_server-unfaked-notapplicable.results.xml.gz";
+
 async fn profile(app: &TestApp, id: &Value) -> Value {
     app.get(&format!("/api/v2/security-profiles/{id}"))
         .await
@@ -171,14 +174,10 @@ async fn a_run_counts_machines_as_they_answer(backend: Backend) {
     assert_eq!(failing.body["failing_rules"], 31);
     assert_eq!(failing.body["passing_rules"], 52);
     let passing = app
-        .upload(
-            &agents[1],
-            work[1],
-            fresh_results("d12-standard.results.xml.gz"),
-        )
+        .upload(&agents[1], work[1], fresh_results(NOTHING_FAILS))
         .await;
     assert_eq!(passing.body["verdict"], "pass", "{:?}", passing.body);
-    assert_eq!(passing.body["passing_rules"], 18);
+    assert_eq!(passing.body["other_rules"], 189, "all notapplicable");
     let midway = counts(profile(&app, &p["id"]).await);
     assert_eq!(midway["passing"], 1);
     assert_eq!(midway["failing"], 1);
@@ -325,14 +324,95 @@ async fn refused_uploads_change_nothing(backend: Backend) {
         "a repeated identical upload is harmless"
     );
     assert_eq!(state().await, after);
-    let other = app
-        .upload(&agent, work, fresh_results("d12-standard.results.xml.gz"))
-        .await;
+    let other = app.upload(&agent, work, fresh_results(NOTHING_FAILS)).await;
     other.assert_error(409, "ActivityAnswered");
     app.outcome(&agent, work, "failed", "late")
         .await
         .assert_error(409, "ActivityAnswered");
     assert_eq!(state().await, after);
+}
+
+async fn a_thin_upload_of_a_known_version_counts_like_the_whole_file(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let agents = [
+        app.register("one", &[], "global").await,
+        app.register("two", &[], "global").await,
+    ];
+    let p = app
+        .create_profile("Thin", json!({"all_computers": true}))
+        .await;
+    app.post_empty(&format!("/api/v2/security-profiles/{}:execute", p["id"]))
+        .await;
+    let whole = app
+        .upload(
+            &agents[0],
+            app.poll(&agents[0]).await[0]["id"].as_i64().unwrap(),
+            fresh_results("u2204-cis_l1_server.results.xml.gz"),
+        )
+        .await;
+    let thin_text = std::fs::read_to_string(
+        crate::helpers::fixtures().join("xccdf/u2204-cis_l1_server.testresult-only.xml"),
+    )
+    .unwrap();
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1))
+        .format("%Y-%m-%dT")
+        .to_string();
+    let thin = app
+        .upload(
+            &agents[1],
+            app.poll(&agents[1]).await[0]["id"].as_i64().unwrap(),
+            thin_text.replace("2026-12-03T", &tomorrow).into_bytes(),
+        )
+        .await;
+    assert_eq!(thin.status, 200, "{:?}", thin.body);
+    for key in ["passing_rules", "failing_rules", "other_rules", "verdict"] {
+        assert_eq!(thin.body[key], whole.body[key], "{key}");
+    }
+}
+
+async fn removing_a_computer_mid_run_lets_the_run_end_without_it(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let agents = [
+        app.register("stays", &[], "global").await,
+        app.register("goes", &[], "global").await,
+    ];
+    let p = app
+        .create_profile("Removal", json!({"all_computers": true}))
+        .await;
+    let run = app
+        .post_empty(&format!("/api/v2/security-profiles/{}:execute", p["id"]))
+        .await;
+    let work = app.poll(&agents[0]).await[0]["id"].as_i64().unwrap();
+    app.upload(&agents[0], work, fresh_results(NOTHING_FAILS))
+        .await;
+    let deleted = app
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/api/v2/computers/{}", agents[1].id),
+            Some(&app.token),
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, 204);
+    let counts = profile(&app, &p["id"]).await["last_run_results"].clone();
+    assert_eq!(
+        (
+            counts["passing"].clone(),
+            counts["failing"].clone(),
+            counts["not_started"].clone(),
+            counts["in_progress"].clone()
+        ),
+        (json!(1), json!(0), json!(0), json!(0)),
+        "{counts}"
+    );
+    let parent = app
+        .get(&format!("/api/v2/activities/{}", run.body["id"]))
+        .await;
+    assert_eq!(parent.body["activity_status"], "succeeded");
+    let canceled = app
+        .get(&format!("/api/v2/activities?computer_id={}", agents[1].id))
+        .await;
+    assert_eq!(canceled.body["results"][0]["activity_status"], "canceled");
 }
 
 async fn executing_an_archived_profile_is_refused(backend: Backend) {
@@ -390,7 +470,7 @@ async fn fix_restart_audit_runs_fix_then_restart_then_audit(backend: Backend) {
     let fix = app.poll(&agent).await;
     assert_eq!(fix[0]["action"], "fix");
     let fix_id = fix[0]["id"].as_i64().unwrap();
-    app.upload(&agent, fix_id, fresh_results("d12-standard.results.xml.gz"))
+    app.upload(&agent, fix_id, fresh_results(NOTHING_FAILS))
         .await
         .assert_error(409, "ActivityAnswered");
     assert_eq!(
@@ -418,7 +498,7 @@ async fn fix_restart_audit_runs_fix_then_restart_then_audit(backend: Backend) {
         .upload(
             &agent,
             audit[0]["id"].as_i64().unwrap(),
-            fresh_results("d12-standard.results.xml.gz"),
+            fresh_results(NOTHING_FAILS),
         )
         .await;
     assert_eq!(done.status, 200, "{:?}", done.body);
@@ -647,8 +727,9 @@ async fn concurrent_answers_to_one_activity_count_once(backend: Backend) {
     app.post_empty(&format!("/api/v2/security-profiles/{}:execute", p["id"]))
         .await;
     let work = app.poll(&agent).await[0]["id"].as_i64().unwrap();
-    let same = fresh_results("d12-standard.results.xml.gz");
+    let same = fresh_results(NOTHING_FAILS);
     let other = fresh_results("u2404-0.1.76-cis_l1_server.results.xml.gz");
+    assert!(!other.is_empty());
     let tasks: Vec<_> = (0..8)
         .map(|n| {
             let body = if n % 2 == 0 {
@@ -690,6 +771,8 @@ async fn concurrent_answers_to_one_activity_count_once(backend: Backend) {
 }
 
 on_both_backends!(
+    a_thin_upload_of_a_known_version_counts_like_the_whole_file,
+    removing_a_computer_mid_run_lets_the_run_end_without_it,
     concurrent_answers_to_one_activity_count_once,
     a_run_that_came_due_while_no_server_ran_starts_once_at_start_up,
     every_result_word_counts_as_designed,

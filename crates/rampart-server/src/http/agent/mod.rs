@@ -182,7 +182,17 @@ impl FromRequestParts<AppState> for Agent {
         if secret_hash(secret) != hash {
             return Err(refused());
         }
-        state.store.ping_computer(computer.id, Utc::now()).await?;
+        // Recorded at most once a minute, and never at the cost of the request: a busy database
+        // must not fail an agent's poll or upload over a timestamp.
+        let now = Utc::now();
+        if computer
+            .last_ping_time
+            .is_none_or(|at| now - at > chrono::Duration::seconds(60))
+        {
+            if let Err(e) = state.store.ping_computer(computer.id, now).await {
+                tracing::warn!(computer = computer.id, error = %e, "cannot record the ping");
+            }
+        }
         Ok(Self(computer))
     }
 }

@@ -170,6 +170,20 @@ fn parse_upload(
         .clone()
         .or(info.version.clone())
         .ok_or_else(|| refused("the results file does not say its benchmark's version".into()))?;
+    if !summary.had_benchmark && !known.contains(&(summary.benchmark_id.clone(), version.clone())) {
+        return Err(refused(format!(
+            "the server does not know benchmark {} version {} yet: send the whole results file, \
+             with its Benchmark",
+            summary.benchmark_id, version
+        )));
+    }
+    if collect.results.is_empty() {
+        return Err(refused(
+            "the results file evaluates no rule (every rule is notselected): was the right \
+             profile audited?"
+                .into(),
+        ));
+    }
     let target = info.target.clone();
     let ingest = Ingest {
         benchmark_id: summary.benchmark_id.clone(),
@@ -218,8 +232,15 @@ pub async fn results(
     // The body is read before any refusal: answering while an agent is still sending a large
     // file would break its connection instead of telling it why. It streams to a temporary
     // file, so memory stays flat however large the upload.
-    let (file, sha256) = receive(body, state.settings.max_upload_bytes).await?;
-    let Agent(computer) = agent?;
+    let limit = state.settings.max_upload_bytes;
+    let Agent(computer) = match agent {
+        Ok(agent) => agent,
+        Err(refusal) => {
+            drain(body, limit).await;
+            return Err(refusal);
+        }
+    };
+    let (file, sha256) = receive(body, limit).await?;
     let id = path_id(&target, "activity")?;
     let activity = state
         .store
@@ -233,6 +254,15 @@ pub async fn results(
         tokio::task::spawn_blocking(move || parse_upload(file, sha256, &known, max))
             .await
             .map_err(|e| anyhow::anyhow!("parsing panicked: {e}"))??;
+    if let (Some(audited), Some(benchmark)) = (&ingest.xccdf_profile, &activity.benchmark) {
+        let expected = xccdf_profile(benchmark);
+        if *audited != expected {
+            return Err(refused(format!(
+                "the results file audits profile `{}`, but this activity asked for `{expected}`",
+                rampart_domain::profile::shorten(audited)
+            )));
+        }
+    }
     let names = [&computer.hostname, &computer.system_hostname];
     if !names.iter().any(|n| n.eq_ignore_ascii_case(&target)) {
         return Err(refused(format!(
@@ -265,8 +295,22 @@ pub async fn results(
     }))
 }
 
+/// Reads and drops an upload that will be refused, up to `limit`: the sender hears the answer
+/// without anything being kept.
+async fn drain(body: axum::body::Body, limit: usize) {
+    use futures_util::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut size = 0usize;
+    while let Some(Ok(chunk)) = stream.next().await {
+        size += chunk.len();
+        if size > limit {
+            return;
+        }
+    }
+}
+
 /// Streams an upload into an anonymous temporary file, hashing it on the way; more than `limit`
-/// bytes is 413 (the rest is still read, so the agent hears the answer).
+/// bytes is 413 (reading stops there).
 async fn receive(
     body: axum::body::Body,
     limit: usize,
@@ -281,16 +325,15 @@ async fn receive(
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| refused(format!("the upload could not be read: {e}")))?;
         size += chunk.len();
-        if size <= limit {
-            hash.update(&chunk);
-            file.write_all(&chunk)
-                .map_err(|e| anyhow::anyhow!("cannot write the upload aside: {e}"))?;
+        if size > limit {
+            return Err(ApiError::PayloadTooLarge(
+                "the results file is larger than the server accepts (setting max_upload_bytes)"
+                    .into(),
+            ));
         }
-    }
-    if size > limit {
-        return Err(ApiError::PayloadTooLarge(
-            "the results file is larger than the server accepts (setting max_upload_bytes)".into(),
-        ));
+        hash.update(&chunk);
+        file.write_all(&chunk)
+            .map_err(|e| anyhow::anyhow!("cannot write the upload aside: {e}"))?;
     }
     file.rewind()
         .map_err(|e| anyhow::anyhow!("cannot read the upload back: {e}"))?;

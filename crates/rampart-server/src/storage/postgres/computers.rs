@@ -237,18 +237,61 @@ impl Computers for PgStore {
     }
 
     async fn delete_computer(&self, account_id: i64, id: i64, now: DateTime<Utc>) -> Result<()> {
-        let deleted = sqlx::query(
-            "UPDATE computers SET deleted_time = $1 \
-             WHERE account_id = $2 AND id = $3 AND deleted_time IS NULL",
-        )
-        .bind(now)
-        .bind(account_id)
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
+        let mut tx = self.pool.begin().await?;
+        let deleted = sqlx::query("UPDATE computers SET deleted_time = $1 WHERE account_id = $2 AND id = $3 AND deleted_time IS NULL")
+            .bind(now)
+            .bind(account_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         if deleted.rows_affected() == 0 {
             return Err(StorageError::NotFound);
         }
+        // Its open work is canceled, and it leaves the runs still waiting for it: they end
+        // without it instead of waiting for a machine that is gone.
+        let open: Vec<(i64, i64)> = sqlx::query_as("SELECT id, run_id FROM activities WHERE computer_id = $1 \
+             AND status IN ('undelivered', 'delivered', 'scheduled') ORDER BY run_id, id FOR UPDATE")
+            .bind(id)
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut runs: Vec<i64> = Vec::new();
+        for (activity, run) in &open {
+            sqlx::query("UPDATE activities SET status = 'canceled', completion_time = $1, result_code = 1, \
+                 result_text = 'the computer was removed' WHERE id = $2")
+                .bind(now)
+                .bind(activity)
+                .execute(&mut *tx)
+                .await?;
+            if !runs.contains(run) {
+                runs.push(*run);
+            }
+        }
+        for run in runs {
+            let state: Option<i64> = sqlx::query_scalar(
+                "SELECT state FROM run_instances WHERE run_id = $1 AND computer_id = $2 FOR UPDATE",
+            )
+            .bind(run)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(state @ (0 | 1)) = state else {
+                continue;
+            };
+            sqlx::query("DELETE FROM run_instances WHERE run_id = $1 AND computer_id = $2")
+                .bind(run)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            let column = super::runs::state_column(state);
+            sqlx::query(&format!(
+                "UPDATE runs SET instances = instances - 1, {column} = {column} - 1 WHERE id = $1"
+            ))
+            .bind(run)
+            .execute(&mut *tx)
+            .await?;
+            super::runs::finish_run_if_done(&mut tx, run, now).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

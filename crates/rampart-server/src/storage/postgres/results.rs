@@ -143,14 +143,50 @@ pub(super) async fn record_results_in(
     }
     let (account_id, run): (i64, i64) = (row.try_get("account_id")?, row.try_get("run_id")?);
     let (version, mut index) = benchmark_version(conn, ingest).await?;
-    let (mut passing, mut failing, mut other) = (0i64, 0i64, 0i64);
-    let mut rows: Vec<(i64, i64, i64, Option<i64>)> = Vec::with_capacity(ingest.results.len());
+    // (rule index, result code, severity code, seconds after start, rank: 0 failing first)
+    let row = |idx: i64, result: &IngestResult| {
+        let rank = match result.result.class() {
+            Class::Failing => 0,
+            Class::Other => 1,
+            _ => 2,
+        };
+        let seconds = match (ingest.start_time, result.time) {
+            (Some(start), Some(at)) => Some((at - start).num_seconds()),
+            _ => None,
+        };
+        (
+            idx,
+            i64::from(result.result.code()),
+            i64::from(result.severity.code()),
+            seconds,
+            rank,
+        )
+    };
+    let mut rows: Vec<(i64, i64, i64, Option<i64>, u8)> = Vec::with_capacity(ingest.results.len());
+    let mut locked = false;
     for result in &ingest.results {
+        if result.result.class() == Class::NotSelected {
+            continue;
+        }
         let idx = match index.get(&result.rule_id) {
             Some(idx) => *idx,
             None => {
-                // A rule the Benchmark did not list: kept, with no texts.
-                let idx = index.len() as i64;
+                if !locked {
+                    // Another upload may be adding rules to this version too: take the version's
+                    // lock, then look again.
+                    sqlx::query("SELECT id FROM benchmark_versions WHERE id = $1 FOR UPDATE")
+                        .bind(version)
+                        .execute(&mut *conn)
+                        .await?;
+                    index = rule_index(conn, version).await?;
+                    locked = true;
+                    if let Some(idx) = index.get(&result.rule_id) {
+                        rows.push(row(*idx, result));
+                        continue;
+                    }
+                }
+                // A rule the Benchmark did not list: kept, with no texts, after the others.
+                let idx = index.values().max().map_or(0, |max| max + 1);
                 let rule = rampart_domain::xccdf::RuleText {
                     id: result.rule_id.clone(),
                     severity: result.severity,
@@ -161,23 +197,13 @@ pub(super) async fn record_results_in(
                 idx
             }
         };
-        match result.result.class() {
-            Class::Passing => passing += 1,
-            Class::Failing => failing += 1,
-            Class::Other => other += 1,
-            Class::NotSelected => continue,
-        }
-        let seconds = match (ingest.start_time, result.time) {
-            (Some(start), Some(at)) => Some((at - start).num_seconds()),
-            _ => None,
-        };
-        rows.push((
-            idx,
-            i64::from(result.result.code()),
-            i64::from(result.severity.code()),
-            seconds,
-        ));
+        rows.push(row(idx, result));
     }
+    // A rule reported twice (multi-check) counts once, by its worst result.
+    rows.sort_by_key(|r| (r.0, r.4));
+    rows.dedup_by_key(|r| r.0);
+    let count = |rank: u8| rows.iter().filter(|r| r.4 == rank).count() as i64;
+    let (failing, other, passing) = (count(0), count(1), count(2));
     let audit: i64 = sqlx::query_scalar(
         "INSERT INTO audits (account_id, run_id, computer_id, activity_id, version_id, \
          xccdf_profile, target, start_time, end_time, score, passing_rules, failing_rules, \
@@ -198,13 +224,11 @@ pub(super) async fn record_results_in(
     .bind(other)
     .fetch_one(&mut *conn)
     .await?;
-    rows.sort_by_key(|r| r.0);
-    rows.dedup_by_key(|r| r.0);
     for chunk in rows.chunks(1000) {
         let mut insert = QueryBuilder::<Postgres>::new(
             "INSERT INTO rule_results (audit_id, rule_idx, result, severity, seconds) ",
         );
-        insert.push_values(chunk, |mut b, (idx, result, severity, seconds)| {
+        insert.push_values(chunk, |mut b, (idx, result, severity, seconds, _)| {
             b.push_bind(audit)
                 .push_bind(*idx)
                 .push_bind(*result)

@@ -5,8 +5,8 @@ use super::*;
 const ACTIVITY_SELECT: &str = "SELECT a.id, a.account_id, a.parent_id, a.computer_id, a.run_id, \
     a.type, a.action, a.summary, a.status, a.creator_id, a.deliver_delay_window, a.deliver_after, \
     a.creation_time, a.delivery_time, a.completion_time, a.result_text, a.result_code, \
-    u.email AS creator_email, u.name AS creator_name \
-    FROM activities a LEFT JOIN users u ON u.id = a.creator_id";
+    u.email AS creator_email, u.name AS creator_name, r.benchmark AS run_benchmark \
+    FROM activities a LEFT JOIN users u ON u.id = a.creator_id LEFT JOIN runs r ON r.id = a.run_id";
 
 /// The children a profile's mode gives each machine first.
 fn first_action(mode: &str) -> &'static str {
@@ -48,6 +48,7 @@ fn activity(row: &PgRow) -> Result<ActivityRecord> {
         completion_time: row.try_get("completion_time")?,
         result_text: row.try_get("result_text")?,
         result_code: row.try_get("result_code")?,
+        benchmark: row.try_get("run_benchmark")?,
     })
 }
 
@@ -150,7 +151,7 @@ pub(super) async fn start_run_in(
 }
 
 /// The run-count column of an instance state.
-fn state_column(state: i64) -> &'static str {
+pub(super) fn state_column(state: i64) -> &'static str {
     match state {
         0 => "not_started",
         1 => "in_progress",
@@ -215,10 +216,9 @@ pub(super) async fn finish_run_if_done(
         return Ok(());
     }
     let failed: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM activities WHERE run_id = $1 AND parent_id IS NOT NULL \
-         AND status = 'failed'",
+        "SELECT count(*) FROM activities WHERE parent_id = $1 AND status = 'failed'",
     )
-    .bind(run)
+    .bind(row.try_get::<i64, _>("activity_id")?)
     .fetch_one(&mut *conn)
     .await?;
     let (passing, failing): (i64, i64) = (row.try_get("passing")?, row.try_get("failing")?);
@@ -247,7 +247,8 @@ pub(super) async fn end_activity(
 ) -> Result<()> {
     sqlx::query(
         "UPDATE activities SET status = $1, completion_time = $2, result_text = $3, result_code = $4, \
-         answer_sha256 = $5 WHERE id = $6",
+         answer_sha256 = $5 WHERE id = $6 \
+         AND status IN ('undelivered', 'delivered', 'scheduled')",
     )
     .bind(status)
     .bind(now)
@@ -327,8 +328,8 @@ impl Runs for PgStore {
         let rows = sqlx::query(
             "SELECT a.id, a.type, a.action, a.status, a.run_id, r.benchmark \
              FROM activities a JOIN runs r ON r.id = a.run_id \
-             WHERE a.computer_id = $1 AND a.status IN ('undelivered', 'delivered') ORDER BY a.id \
-             FOR UPDATE OF a",
+             WHERE a.computer_id = $1 AND a.status IN ('undelivered', 'delivered') \
+             ORDER BY a.run_id, a.id FOR UPDATE OF a",
         )
         .bind(computer_id)
         .fetch_all(&mut *tx)
@@ -442,7 +443,7 @@ impl Runs for PgStore {
             sqlx::query(
                 "INSERT INTO activities (account_id, parent_id, computer_id, run_id, type, \
                  action, summary, status, deliver_delay_window, deliver_after, creation_time) \
-                 VALUES ($1, $2, $3, $4, $5, $6, 'usg audit for instance', $7, $8, $9, $10)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             )
             .bind(account_id)
             .bind(parent)
@@ -450,6 +451,11 @@ impl Runs for PgStore {
             .bind(run)
             .bind(kind)
             .bind(action)
+            .bind(if kind == "RestartRequest" {
+                "restart for instance"
+            } else {
+                "usg audit for instance"
+            })
             .bind(status)
             .bind(if kind == "RestartRequest" { window } else { 0 })
             .bind(after)
@@ -478,8 +484,8 @@ impl Runs for PgStore {
             "SELECT id, run_id, computer_id FROM activities \
              WHERE status IN ('undelivered', 'delivered', 'scheduled') \
              AND computer_id IS NOT NULL \
-             AND coalesce(delivery_time, deliver_after, creation_time) < $1 LIMIT 10000 \
-             FOR UPDATE SKIP LOCKED",
+             AND coalesce(delivery_time, deliver_after, creation_time) < $1 \
+             ORDER BY run_id, id LIMIT 10000 FOR UPDATE SKIP LOCKED",
         )
         .bind(cutoff)
         .fetch_all(&mut *tx)
