@@ -619,6 +619,25 @@ fn hand_made(results: &[&str]) -> Vec<u8> {
     .into_bytes()
 }
 
+async fn a_file_with_more_rules_than_any_benchmark_is_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let agent = app.register("one", &[], "global").await;
+    let p = app
+        .create_profile("Huge", json!({"all_computers": true}))
+        .await;
+    app.post_empty(&format!("/api/v2/security-profiles/{}:execute", p["id"]))
+        .await;
+    let work = app.poll(&agent).await[0]["id"].as_i64().unwrap();
+    let before = profile(&app, &p["id"]).await["last_run_results"].clone();
+    let huge = hand_made(&vec!["pass"; 20_001]);
+    let message = app
+        .upload(&agent, work, huge)
+        .await
+        .assert_error(400, "InvalidResults");
+    assert!(message.contains("20000"), "{message}");
+    assert_eq!(profile(&app, &p["id"]).await["last_run_results"], before);
+}
+
 async fn every_result_word_counts_as_designed(backend: Backend) {
     let app = spawn_app(backend).await;
     let agents = [
@@ -771,6 +790,7 @@ async fn concurrent_answers_to_one_activity_count_once(backend: Backend) {
 }
 
 on_both_backends!(
+    a_file_with_more_rules_than_any_benchmark_is_refused,
     a_thin_upload_of_a_known_version_counts_like_the_whole_file,
     removing_a_computer_mid_run_lets_the_run_end_without_it,
     concurrent_answers_to_one_activity_count_once,

@@ -102,8 +102,13 @@ pub struct ResultsAccepted {
     pub verdict: String,
 }
 
+/// The most rules (and rule results) a results file may hold: real benchmarks have a few
+/// thousand at most, and what a file holds is kept in memory while it is stored.
+const MAX_RULES: usize = 20_000;
+
 /// Collects what the server stores from a results file.
 struct Collect<'a> {
+    too_many: bool,
     known: &'a HashSet<(String, String)>,
     rules: Vec<RuleText>,
     wants_rules: bool,
@@ -118,7 +123,11 @@ impl xccdf::Visitor for Collect<'_> {
     }
 
     fn rule(&mut self, rule: RuleText) {
-        self.rules.push(rule);
+        if self.rules.len() < MAX_RULES {
+            self.rules.push(rule);
+        } else {
+            self.too_many = true;
+        }
     }
 
     fn test_result(&mut self, info: &TestResultInfo) {
@@ -126,8 +135,13 @@ impl xccdf::Visitor for Collect<'_> {
     }
 
     fn rule_result(&mut self, result: RuleResult) {
-        if result.result != ResultKind::NotSelected {
+        if result.result == ResultKind::NotSelected {
+            return;
+        }
+        if self.results.len() < MAX_RULES {
             self.results.push(result);
+        } else {
+            self.too_many = true;
         }
     }
 }
@@ -150,6 +164,7 @@ fn parse_upload(
     max_bytes: u64,
 ) -> Result<(Ingest, String), ApiError> {
     let mut collect = Collect {
+        too_many: false,
         known,
         rules: Vec::new(),
         wants_rules: false,
@@ -162,6 +177,11 @@ fn parse_upload(
     );
     let summary = xccdf::parse(reader, &mut collect)
         .map_err(|e| refused(format!("the results file is not acceptable: {e}")))?;
+    if collect.too_many {
+        return Err(refused(format!(
+            "the results file holds more than {MAX_RULES} rules or rule results; no benchmark has that many"
+        )));
+    }
     let info = collect
         .info
         .ok_or_else(|| refused("the results file holds no TestResult".into()))?;
