@@ -10,6 +10,7 @@ mod auth;
 mod fleet;
 mod hardening;
 mod openapi;
+mod processes;
 mod profiles_bad_input;
 mod profiles_create;
 mod profiles_list;
