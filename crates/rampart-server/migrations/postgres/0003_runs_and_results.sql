@@ -24,6 +24,7 @@ CREATE TABLE activities (
 CREATE INDEX activities_waiting ON activities (computer_id, status) WHERE computer_id IS NOT NULL;
 CREATE INDEX activities_by_parent ON activities (parent_id);
 CREATE INDEX activities_by_account ON activities (account_id, id);
+CREATE INDEX activities_by_run ON activities (run_id, status);
 CREATE INDEX activities_open ON activities (status, creation_time)
     WHERE status IN ('undelivered', 'delivered', 'scheduled');
 
@@ -57,11 +58,14 @@ CREATE TABLE run_instances (
     PRIMARY KEY (run_id, computer_id)
 );
 
+-- Benchmark versions whose rule texts an account's uploads brought. Per account: what one
+-- tenant uploads never changes what another tenant's reports say.
 CREATE TABLE benchmark_versions (
     id           BIGSERIAL PRIMARY KEY,
+    account_id   BIGINT NOT NULL REFERENCES accounts (id),
     benchmark_id TEXT NOT NULL,
     version      TEXT NOT NULL,
-    UNIQUE (benchmark_id, version)
+    UNIQUE (account_id, benchmark_id, version)
 );
 
 -- Rule texts, stored once per benchmark version and never rewritten: old reports keep their

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
-use super::extract::{from_object, path_id, JsonObject, QueryParams};
+use super::extract::{from_object, path_id, present, JsonObject, QueryParams};
 use super::pagination::Paging;
 use super::AppState;
 use crate::auth::Caller;
@@ -77,10 +77,17 @@ pub struct ComputerList {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateComputer {
+    /// The display title.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
     pub title: Option<String>,
     /// Replaces the computer's tags.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
     pub tags: Option<Vec<String>>,
     /// Moves the computer to this access group.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
     pub access_group: Option<String>,
 }
 

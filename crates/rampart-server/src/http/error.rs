@@ -148,6 +148,7 @@ impl From<StorageError> for ApiError {
                 "`access_group`: access group `{}` does not exist",
                 rampart_domain::profile::shorten(&name)
             )),
+            StorageError::Invalid(message) => Self::invalid(message),
             other => Self::Internal(other.into()),
         }
     }

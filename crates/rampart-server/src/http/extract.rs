@@ -285,3 +285,11 @@ pub fn path_id(text: &str, what: &str) -> Result<i64, ApiError> {
             ))
         })
 }
+
+/// For optional request fields that, when present, must hold a value: `null` is refused rather
+/// than read as "no change".
+pub fn present<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}

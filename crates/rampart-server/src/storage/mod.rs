@@ -41,6 +41,9 @@ pub enum StorageError {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// The input is not acceptable; the message says why.
+    #[error("{0}")]
+    Invalid(String),
     /// The database URL names no supported backend.
     #[error("unsupported database URL `{0}`: use sqlite://PATH or postgres://…")]
     UnsupportedUrl(String),
@@ -227,8 +230,8 @@ pub trait Runs {
         limit: i64,
         offset: i64,
     ) -> Result<Page<ActivityRecord>>;
-    /// The benchmark versions whose rule texts are stored, as (benchmark id, version).
-    async fn known_versions(&self) -> Result<Vec<(String, String)>>;
+    /// The benchmark versions whose rule texts the account holds, as (benchmark id, version).
+    async fn known_versions(&self, account_id: i64) -> Result<Vec<(String, String)>>;
 }
 
 /// Opens (creating if needed) the database at `url` and brings its schema up to date:

@@ -629,6 +629,24 @@ async fn a_file_with_more_rules_than_any_benchmark_is_refused(backend: Backend) 
         .await;
     let work = app.poll(&agent).await[0]["id"].as_i64().unwrap();
     let before = profile(&app, &p["id"]).await["last_run_results"].clone();
+    let stray = String::from_utf8(hand_made(&["pass", "fail"]))
+        .unwrap()
+        .replace(
+            r#"rule-result idref="xccdf_test.hand_rule_1""#,
+            r#"rule-result idref="xccdf_test.not_in_the_benchmark""#,
+        );
+    let message = app
+        .upload(&agent, work, stray.into_bytes())
+        .await
+        .assert_error(400, "InvalidResults");
+    assert!(message.contains("not in benchmark"), "{message}");
+    assert_eq!(profile(&app, &p["id"]).await["last_run_results"], before);
+    let nul_time = String::from_utf8(hand_made(&["pass"])).unwrap();
+    let at = &nul_time[nul_time.find("start-time=\"").unwrap() + 12..][..25];
+    let ancient = nul_time.replace(at, "1900-01-01T00:00:00+00:00");
+    app.upload(&agent, work, ancient.into_bytes())
+        .await
+        .assert_error(400, "InvalidResults");
     let huge = hand_made(&vec!["pass"; 20_001]);
     let message = app
         .upload(&agent, work, huge)

@@ -177,7 +177,7 @@ impl FromRequestParts<AppState> for Agent {
             .and_then(|v| v.strip_prefix("Agent "))
             .and_then(|v| v.trim().split_once(':'))
             .ok_or_else(refused)?;
-        let id: i64 = id.parse().map_err(|_| refused())?;
+        let id = crate::http::extract::path_id(id, "computer").map_err(|_| refused())?;
         let (computer, hash) = state.store.agent_identity(id).await?.ok_or_else(refused)?;
         if secret_hash(secret) != hash {
             return Err(refused());

@@ -150,10 +150,78 @@ impl xccdf::Visitor for Collect<'_> {
 const CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(15);
 
 fn refused(message: String) -> ApiError {
+    // Parser messages may quote names of any length: at most 300 characters reach the answer.
+    let message = if message.chars().count() > 300 {
+        message.chars().take(300).collect::<String>() + "…"
+    } else {
+        message
+    };
     ApiError::BadRequest {
         code: "InvalidResults",
         message,
     }
+}
+
+/// The longest id (rule, benchmark, version, target) a results file may carry.
+const MAX_ID: usize = 1000;
+
+/// Refuses what no database should be asked to store: NUL characters, ids longer than
+/// `MAX_ID`, times outside 1970–9999.
+fn check_stored_text(
+    benchmark: &str,
+    version: &str,
+    info: &TestResultInfo,
+    rules: &[RuleText],
+    results: &[RuleResult],
+) -> Result<(), ApiError> {
+    let ids = [benchmark, version, info.target.as_str()]
+        .into_iter()
+        .chain(info.profile_id.as_deref())
+        .chain(rules.iter().map(|r| r.id.as_str()))
+        .chain(results.iter().map(|r| r.rule_id.as_str()));
+    for id in ids {
+        if id.len() > MAX_ID || id.contains('\0') {
+            return Err(refused(format!(
+                "the results file holds an id longer than {MAX_ID} bytes or with a NUL character: `{}`",
+                rampart_domain::profile::shorten(id)
+            )));
+        }
+    }
+    let texts = rules.iter().flat_map(|r| {
+        [
+            r.title.as_str(),
+            r.description.as_str(),
+            r.rationale.as_str(),
+        ]
+        .into_iter()
+        .chain(
+            r.identifiers
+                .iter()
+                .flat_map(|i| [i.system.as_str(), i.value.as_str()]),
+        )
+        .chain(
+            r.references
+                .iter()
+                .flat_map(|x| [x.href.as_str(), x.text.as_str()]),
+        )
+    });
+    if texts.into_iter().any(|t| t.contains('\0')) {
+        return Err(refused(
+            "the results file holds a NUL character in a rule text".into(),
+        ));
+    }
+    let times = [info.start_time, Some(info.end_time)]
+        .into_iter()
+        .chain(results.iter().map(|r| r.time))
+        .flatten();
+    for at in times {
+        if !(1970..=9999).contains(&chrono::Datelike::year(&at)) {
+            return Err(refused(format!(
+                "the results file holds a time outside 1970–9999: {at}"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Parses an upload into what storage keeps; CPU work, run off the request threads.
@@ -204,6 +272,13 @@ fn parse_upload(
                 .into(),
         ));
     }
+    check_stored_text(
+        &summary.benchmark_id,
+        &version,
+        &info,
+        &collect.rules,
+        &collect.results,
+    )?;
     let target = info.target.clone();
     let ingest = Ingest {
         benchmark_id: summary.benchmark_id.clone(),
@@ -267,8 +342,12 @@ pub async fn results(
         .open_activity(computer.id, id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("activity {id} is not this machine's")))?;
-    let known: HashSet<(String, String)> =
-        state.store.known_versions().await?.into_iter().collect();
+    let known: HashSet<(String, String)> = state
+        .store
+        .known_versions(computer.account_id)
+        .await?
+        .into_iter()
+        .collect();
     let max = state.settings.max_upload_bytes.saturating_mul(16) as u64;
     let (ingest, target) =
         tokio::task::spawn_blocking(move || parse_upload(file, sha256, &known, max))
@@ -368,6 +447,7 @@ fn answer_error(e: StorageError) -> ApiError {
             code: "ActivityAnswered",
             message,
         },
+        StorageError::Invalid(message) => refused(message),
         other => other.into(),
     }
 }

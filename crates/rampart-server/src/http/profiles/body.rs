@@ -8,10 +8,11 @@ use rampart_domain::profile::{
 };
 use rampart_domain::schedule::Schedule;
 use rampart_domain::time::{parse_input_time, serde_time};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::http::error::ApiError;
+use crate::http::extract::present;
 use crate::storage::{NewProfile, ProfileChanges, ProfileRecord};
 
 /// A new security profile.
@@ -128,11 +129,6 @@ pub const NOT_EDITABLE: [&str; 15] = [
     "next_run_time",
     "last_run_results",
 ];
-
-/// A field that, when present, must hold a value: `null` is refused rather than ignored.
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
-    T::deserialize(d).map(Some)
-}
 
 /// The latest run's outcome.
 #[derive(Debug, Serialize, ToSchema)]

@@ -12,11 +12,13 @@ use super::*;
 /// its rules' indexes by rule id.
 async fn benchmark_version(
     conn: &mut SqliteConnection,
+    account_id: i64,
     ingest: &Ingest,
 ) -> Result<(i64, HashMap<String, i64>)> {
     let existing: Option<i64> = sqlx::query_scalar(
-        "SELECT id FROM benchmark_versions WHERE benchmark_id = ? AND version = ?",
+        "SELECT id FROM benchmark_versions WHERE account_id = ? AND benchmark_id = ? AND version = ?",
     )
+    .bind(account_id)
     .bind(&ingest.benchmark_id)
     .bind(&ingest.version)
     .fetch_optional(&mut *conn)
@@ -32,8 +34,10 @@ async fn benchmark_version(
                 )));
             };
             let id: i64 = sqlx::query_scalar(
-                "INSERT INTO benchmark_versions (benchmark_id, version) VALUES (?, ?) RETURNING id",
+                "INSERT INTO benchmark_versions (account_id, benchmark_id, version) VALUES (?, ?, ?) \
+                 RETURNING id",
             )
+            .bind(account_id)
             .bind(&ingest.benchmark_id)
             .bind(&ingest.version)
             .fetch_one(&mut *conn)
@@ -126,7 +130,7 @@ pub(super) async fn record_results_in(
         )));
     }
     let (account_id, run): (i64, i64) = (row.try_get("account_id")?, row.try_get("run_id")?);
-    let (version, mut index) = benchmark_version(conn, ingest).await?;
+    let (version, index) = benchmark_version(conn, account_id, ingest).await?;
     // (rule index, result code, severity code, seconds after start, rank: 0 failing first)
     let row = |idx: i64, result: &IngestResult| {
         let rank = match result.result.class() {
@@ -151,20 +155,15 @@ pub(super) async fn record_results_in(
         if result.result.class() == Class::NotSelected {
             continue;
         }
-        let idx = match index.get(&result.rule_id) {
-            Some(idx) => *idx,
-            None => {
-                // A rule the Benchmark did not list: kept, with no texts, after the others.
-                let idx = index.values().max().map_or(0, |max| max + 1);
-                let rule = rampart_domain::xccdf::RuleText {
-                    id: result.rule_id.clone(),
-                    severity: result.severity,
-                    ..Default::default()
-                };
-                insert_rule(conn, version, idx, &rule).await?;
-                index.insert(result.rule_id.clone(), idx);
-                idx
-            }
+        // Every result must name a rule of its version: a file cannot add rules (that would
+        // let one upload bloat a version every later upload reads).
+        let Some(idx) = index.get(&result.rule_id).copied() else {
+            return Err(StorageError::Invalid(format!(
+                "rule `{}` is not in benchmark {} version {}",
+                rampart_domain::profile::shorten(&result.rule_id),
+                ingest.benchmark_id,
+                ingest.version
+            )));
         };
         rows.push(row(idx, result));
     }

@@ -563,11 +563,12 @@ impl Runs for SqliteStore {
         Ok(Page { count, results })
     }
 
-    async fn known_versions(&self) -> Result<Vec<(String, String)>> {
-        Ok(
-            sqlx::query_as("SELECT benchmark_id, version FROM benchmark_versions")
-                .fetch_all(&self.pool)
-                .await?,
+    async fn known_versions(&self, account_id: i64) -> Result<Vec<(String, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT benchmark_id, version FROM benchmark_versions WHERE account_id = ?",
         )
+        .bind(account_id)
+        .fetch_all(&self.pool)
+        .await?)
     }
 }
