@@ -8,7 +8,7 @@ use std::io::BufRead;
 
 use quick_xml::escape::resolve_xml_entity;
 use quick_xml::events::{BytesRef, BytesStart, BytesText, Event};
-use quick_xml::name::{QName, ResolveResult};
+use quick_xml::name::ResolveResult;
 use quick_xml::{NsReader, XmlVersion};
 
 use super::gzip::is_too_large;
@@ -71,16 +71,77 @@ pub(super) enum Item<'b> {
     Eof,
 }
 
+/// The longest run of bytes without `<` or `>` the reader accepts: a text node, a tag with its
+/// attributes, a comment. Real results files stay far below; the limit keeps a hostile file from
+/// making the reader buffer gigabytes for one event.
+pub const MAX_RUN: usize = 16 * 1024 * 1024;
+
+/// How deeply elements may nest. Real files nest a few dozen levels; the reader keeps one entry
+/// per open element.
+pub const MAX_DEPTH: usize = 256;
+
+/// Fails a read once `MAX_RUN` bytes have passed without markup.
+pub(super) struct Bounded<R> {
+    inner: R,
+    /// Bytes since the last `<` or `>`.
+    run: usize,
+    /// The longest run seen so far.
+    longest: usize,
+}
+
+impl<R: BufRead> std::io::Read for Bounded<R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let available = self.fill_buf()?;
+        let n = available.len().min(out.len());
+        out[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for Bounded<R> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        if self.longest > MAX_RUN {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("more than {MAX_RUN} bytes of text or of one tag without markup"),
+            ));
+        }
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, amount: usize) {
+        if let Ok(buffer) = self.inner.fill_buf() {
+            let taken = &buffer[..amount.min(buffer.len())];
+            for &byte in taken {
+                if byte == b'<' || byte == b'>' {
+                    self.run = 0;
+                } else {
+                    self.run += 1;
+                    self.longest = self.longest.max(self.run);
+                }
+            }
+        }
+        self.inner.consume(amount);
+    }
+}
+
 pub(super) struct Xml<R> {
-    reader: NsReader<R>,
+    reader: NsReader<Bounded<R>>,
     buf: Vec<u8>,
     /// The name of the last start tag, for `skip`.
     last_start: Vec<u8>,
+    /// Elements open now.
+    depth: usize,
 }
 
 impl<R: BufRead> Xml<R> {
     pub(super) fn new(input: R) -> Self {
-        let mut reader = NsReader::from_reader(input);
+        let mut reader = NsReader::from_reader(Bounded {
+            inner: input,
+            run: 0,
+            longest: 0,
+        });
         let config = reader.config_mut();
         config.trim_text(false);
         config.expand_empty_elements = false;
@@ -89,6 +150,7 @@ impl<R: BufRead> Xml<R> {
             reader,
             buf: Vec::with_capacity(64 * 1024),
             last_start: Vec::new(),
+            depth: 0,
         }
     }
 
@@ -100,6 +162,12 @@ impl<R: BufRead> Xml<R> {
         };
         Ok(match event {
             Event::Start(start) => {
+                self.depth += 1;
+                if self.depth > MAX_DEPTH {
+                    return Err(XccdfError::Xml(format!(
+                        "elements nest more than {MAX_DEPTH} levels deep"
+                    )));
+                }
                 let ns = Ns::of(resolved)?;
                 self.last_start.clear();
                 self.last_start.extend_from_slice(start.name().as_ref());
@@ -114,7 +182,10 @@ impl<R: BufRead> Xml<R> {
                 start,
                 empty: true,
             },
-            Event::End(_) => Item::End,
+            Event::End(_) => {
+                self.depth = self.depth.saturating_sub(1);
+                Item::End
+            }
             Event::Text(text) => Item::Text(text),
             Event::CData(data) => Item::CData(
                 data.decode()
@@ -130,10 +201,21 @@ impl<R: BufRead> Xml<R> {
     /// Skips the rest of the element whose start tag `next` just returned, nested content
     /// included, without keeping any of it.
     pub(super) fn skip(&mut self) -> Result<(), XccdfError> {
-        self.reader
-            .read_to_end_into(QName(&self.last_start), &mut self.buf)
-            .map(drop)
-            .map_err(|error| xml_error(error, self.reader.error_position()))
+        // Event by event rather than `read_to_end_into`, so that the depth limit holds here too.
+        let mut open = 1usize;
+        loop {
+            match self.next()? {
+                Item::Element { empty: false, .. } => open += 1,
+                Item::End => {
+                    open -= 1;
+                    if open == 0 {
+                        return Ok(());
+                    }
+                }
+                Item::Eof => return Err(unexpected_eof()),
+                _ => {}
+            }
+        }
     }
 
     /// `skip` for an element that has content; nothing for an empty-element tag.

@@ -629,3 +629,27 @@ fn only_fail_and_error_fail_a_machine_and_notselected_is_not_audited() {
     }
     assert_eq!(class(ResultKind::NotSelected), Class::NotSelected);
 }
+
+#[test]
+fn elements_nested_past_the_limit_are_refused_even_in_skipped_content() {
+    let deep = format!(
+        "{}{}",
+        "<x>".repeat(reader::MAX_DEPTH + 1),
+        "</x>".repeat(reader::MAX_DEPTH + 1)
+    );
+    let doc = thin(&format!("<target-facts>{deep}</target-facts>"));
+    let err = run(&doc).expect_err("too deep");
+    assert!(err.to_string().contains("nest"), "{err}");
+    let shallow = format!("{}{}", "<x>".repeat(20), "</x>".repeat(20));
+    assert!(run(&thin(&format!("<target-facts>{shallow}</target-facts>"))).is_ok());
+}
+
+#[test]
+fn a_text_or_tag_longer_than_the_limit_is_refused_before_it_is_buffered() {
+    let long_text = "a".repeat(reader::MAX_RUN + 10);
+    let err =
+        run(&thin(&format!("<target-facts>{long_text}</target-facts>"))).expect_err("long text");
+    assert!(err.to_string().contains("without markup"), "{err}");
+    let long_attribute = format!("<target-facts x=\"{}\"/>", "b".repeat(reader::MAX_RUN + 10));
+    assert!(run(&thin(&long_attribute)).is_err());
+}
