@@ -28,14 +28,33 @@ impl Delivery {
         self.spool.put_outcome(activity_id, outcome)
     }
 
-    /// Delivers the spool, oldest first, until it is empty or a delivery fails transiently (or
-    /// the credentials are refused): then the rest waits for the next try.
+    /// Delivers the spool, oldest first. An entry whose delivery fails (transiently, by a refusal
+    /// of the credentials, or because it cannot be read) stays for the next try without holding
+    /// up the entries after it; the first such failure is returned once every entry was tried.
     pub async fn flush(&self) -> anyhow::Result<()> {
-        // Each delivery removes its entry (or returns an error), so this ends.
-        while let Some(entry) = self.spool.entries()?.into_iter().next() {
-            self.deliver(&entry).await?;
+        loop {
+            let mut delivered = false;
+            let mut failed = None;
+            for entry in self.spool.entries()? {
+                match self.deliver(&entry).await {
+                    Ok(()) => delivered = true,
+                    Err(e) => {
+                        tracing::warn!(
+                            activity = entry.activity_id,
+                            "{e:#}; it stays in the spool"
+                        );
+                        failed.get_or_insert(e);
+                    }
+                }
+            }
+            match failed {
+                Some(e) => return Err(e),
+                // A delivery may have spooled a new answer (a refused file becomes an outcome):
+                // go round until a pass finds nothing to do.
+                None if delivered => continue,
+                None => return Ok(()),
+            }
         }
-        Ok(())
     }
 
     /// [`Delivery::flush`] tried a few times, a short wait apart (`--once`); failures are logged.

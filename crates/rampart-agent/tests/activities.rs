@@ -165,6 +165,31 @@ async fn results_wait_in_the_spool_while_the_server_is_down_and_a_later_run_deli
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entry_that_cannot_be_delivered_does_not_hold_up_the_others() {
+    let server = Server::start().await;
+    let token = server.token().await;
+    let machine = Machine::register(&server).await;
+    // A spool entry that can never be read, older than anything the run will add.
+    std::fs::create_dir_all(machine.state().join("spool/1.xml.gz")).unwrap();
+    server.run_profile(&token, "audit").await;
+    let usg = fake_usg(&machine.tools(), &results_of_now(machine.dir.path()));
+    let url = server.url();
+    let run = run_agent(&strs(
+        &machine.args(&url, &["--usg", usg.to_str().unwrap()]),
+    ))
+    .await;
+    run.assert_code(1);
+    let activities = server.activities_of(&token, machine.computer_id).await;
+    let audit = only(&activities, "UsgActivity");
+    assert_eq!(audit["activity_status"], "succeeded", "{audit:#}");
+    assert_eq!(
+        names_in(&machine.state().join("spool")),
+        ["1.xml.gz"],
+        "only the unreadable entry is left"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_machine_with_neither_tool_reports_the_activity_failed() {
     let server = Server::start().await;
     let token = server.token().await;
