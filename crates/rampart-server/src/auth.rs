@@ -137,10 +137,16 @@ fn secret_file(path: &Path) -> anyhow::Result<Secret> {
     secret_file(path)
 }
 
-fn generate_secret() -> String {
+/// 256 random bits from the OS, as 64 lower-case hex digits.
+pub fn generate_secret() -> String {
     use rand::RngCore;
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
+    hex(&bytes)
+}
+
+/// Bytes as lower-case hex digits.
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

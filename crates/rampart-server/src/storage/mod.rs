@@ -277,6 +277,25 @@ pub(crate) fn encode_tags(tags: &[String]) -> String {
     serde_json::to_string(tags).expect("a list of strings always serializes")
 }
 
+/// The children a profile's mode gives each machine first.
+pub(crate) fn first_action(mode: &str) -> &'static str {
+    match mode {
+        "fix-audit" => "fix-audit",
+        "fix-restart-audit" => "fix",
+        _ => "audit",
+    }
+}
+
+/// The run-count column of an instance state.
+pub(crate) fn state_column(state: i64) -> &'static str {
+    match state {
+        0 => "not_started",
+        1 => "in_progress",
+        2 => "passing",
+        _ => "failing",
+    }
+}
+
 /// Rule identifiers as stored: a JSON list of `{"system", "value"}`.
 pub(crate) fn encode_identifiers(ids: &[rampart_domain::xccdf::Ident]) -> String {
     let list: Vec<serde_json::Value> = ids

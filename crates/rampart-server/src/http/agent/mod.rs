@@ -70,17 +70,7 @@ pub struct AgentIdentity {
 
 /// SHA-256 (hex) of an agent secret: secrets are 256 random bits, so a fast hash is enough.
 pub fn secret_hash(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-fn new_secret() -> String {
-    use rand::RngCore;
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::auth::hex(&Sha256::digest(secret.as_bytes()))
 }
 
 fn host_name(field: &str, text: &str) -> Result<String, ApiError> {
@@ -141,7 +131,7 @@ pub async fn register(
     {
         return Err(refused());
     }
-    let secret = new_secret();
+    let secret = crate::auth::generate_secret();
     let new = NewComputer {
         account_id: account.id,
         hostname,

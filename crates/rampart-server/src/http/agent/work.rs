@@ -436,7 +436,7 @@ async fn receive(
     }
     file.rewind()
         .map_err(|e| anyhow::anyhow!("cannot read the upload back: {e}"))?;
-    let sha256 = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let sha256 = crate::auth::hex(&hash.finalize());
     Ok((file, sha256))
 }
 

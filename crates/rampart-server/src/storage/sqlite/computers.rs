@@ -285,7 +285,7 @@ impl Computers for SqliteStore {
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
-            let column = super::runs::state_column(state);
+            let column = state_column(state);
             sqlx::query(&format!(
                 "UPDATE runs SET instances = instances - 1, {column} = {column} - 1 WHERE id = ?"
             ))

@@ -8,15 +8,6 @@ const ACTIVITY_SELECT: &str = "SELECT a.id, a.account_id, a.parent_id, a.compute
     u.email AS creator_email, u.name AS creator_name, r.benchmark AS run_benchmark \
     FROM activities a LEFT JOIN users u ON u.id = a.creator_id LEFT JOIN runs r ON r.id = a.run_id";
 
-/// The children a profile's mode gives each machine first.
-fn first_action(mode: &str) -> &'static str {
-    match mode {
-        "fix-audit" => "fix-audit",
-        "fix-restart-audit" => "fix",
-        _ => "audit",
-    }
-}
-
 fn activity(row: &SqliteRow) -> Result<ActivityRecord> {
     let creator = match row.try_get::<Option<i64>, _>("creator_id")? {
         Some(id) => Some(User {
@@ -147,16 +138,6 @@ pub(super) async fn start_run_in(
         .await?;
     finish_run_if_done(conn, run, now).await?;
     Ok(parent)
-}
-
-/// The run-count column of an instance state.
-pub(super) fn state_column(state: i64) -> &'static str {
-    match state {
-        0 => "not_started",
-        1 => "in_progress",
-        2 => "passing",
-        _ => "failing",
-    }
 }
 
 /// Moves a machine of a run to `state`, keeping the run's counts in step.
