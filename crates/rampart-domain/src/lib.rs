@@ -3,7 +3,9 @@
 #![forbid(unsafe_code)]
 
 pub mod computer_query;
+pub mod csv;
 pub mod profile;
 pub mod schedule;
+pub mod tailoring;
 pub mod time;
 pub mod xccdf;

@@ -43,6 +43,21 @@ impl Benchmark {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The name of the SCAP Security Guide profile: no version, and `disa_stig` is SSG's `stig`.
+    pub fn ssg_name(&self) -> &str {
+        let base = self.0.split("-v").next().unwrap_or(&self.0);
+        if base == "disa_stig" {
+            "stig"
+        } else {
+            base
+        }
+    }
+
+    /// The XCCDF profile id `oscap` takes for this benchmark.
+    pub fn xccdf_profile_id(&self) -> String {
+        format!("xccdf_org.ssgproject.content_profile_{}", self.ssg_name())
+    }
 }
 
 /// What a run does on each machine.
@@ -274,6 +289,23 @@ pub fn shorten(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_benchmark_names_its_ssg_profile_without_version() {
+        let profile = |b: &str| Benchmark::parse(b).unwrap().xccdf_profile_id();
+        assert_eq!(
+            profile("cis_level1_server-v2.0.0"),
+            "xccdf_org.ssgproject.content_profile_cis_level1_server"
+        );
+        assert_eq!(
+            profile("disa_stig"),
+            "xccdf_org.ssgproject.content_profile_stig"
+        );
+        assert_eq!(
+            profile("stig-v1r3"),
+            "xccdf_org.ssgproject.content_profile_stig"
+        );
+    }
 
     fn slug(title: &str) -> String {
         ProfileName::from_title(&Title::parse(title).unwrap())

@@ -59,6 +59,15 @@ pub enum AdminCommand {
         #[arg(long, value_name = "NAME", default_value = "standalone")]
         account: String,
     },
+    /// Delete, once, every run older than its profile's retention period, with its results,
+    /// reports and raw uploads (`rampart serve` does this every hour), and print what went.
+    PurgeExpired {
+        #[command(flatten)]
+        options: ServerOptions,
+        /// Purge as if it were this time (ISO 8601, e.g. 2027-01-01T00:00:00Z) [default: now].
+        #[arg(long, value_name = "TIME")]
+        as_of: Option<String>,
+    },
     /// Print the key agents register with.
     RegistrationKey {
         #[command(flatten)]
@@ -174,6 +183,31 @@ async fn admin(command: AdminCommand) -> anyhow::Result<()> {
                 Err(StorageError::Conflict(message)) => bail!("{message}; nothing was changed"),
                 Err(e) => Err(e.into()),
             }
+        }
+        AdminCommand::PurgeExpired { options, as_of } => {
+            let as_of = match as_of {
+                Some(text) => {
+                    rampart_domain::time::parse_input_time(&text)
+                        .map_err(|e| anyhow::anyhow!("--as-of: {e}"))?
+                        .at
+                }
+                None => rampart_domain::time::whole_seconds(Utc::now()),
+            };
+            let settings = options.settings(None)?;
+            let store = startup::open_store(&settings).await?;
+            let purged = store.purge_expired(as_of).await?;
+            println!(
+                "purged as of {}: {} runs, {} activities, {} audits, {} rule results, {} reports, \
+                 {} files",
+                rampart_domain::time::format_time(as_of),
+                purged.runs,
+                purged.activities,
+                purged.audits,
+                purged.rule_results,
+                purged.reports,
+                purged.files
+            );
+            Ok(())
         }
         AdminCommand::RegistrationKey { options, account } => {
             let settings = options.settings(None)?;

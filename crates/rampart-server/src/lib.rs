@@ -6,6 +6,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod reports;
 pub mod scheduler;
 pub mod startup;
 pub mod storage;

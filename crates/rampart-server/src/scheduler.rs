@@ -1,7 +1,8 @@
 //! The scheduler inside `rampart serve`: every `scheduler_interval_seconds` it starts the runs
 //! that are due (each exactly once, also with several servers on one PostgreSQL, and once after
 //! a restart for runs that came due while the server was down), releases restarts whose delay
-//! has passed, and fails activities whose machine did not answer within the timeout.
+//! has passed, fails activities whose machine did not answer within the timeout, and takes over
+//! reports whose writer stopped. Every hour it deletes runs past their retention period.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use crate::config::Settings;
 use crate::storage::{ProfileRecord, Store};
 
 /// One pass of the scheduler's work, at `now`.
-pub async fn tick(store: &dyn Store, settings: &Settings) -> anyhow::Result<()> {
+pub async fn tick(store: &Arc<dyn Store>, settings: &Settings) -> anyhow::Result<()> {
     let now = rampart_domain::time::whole_seconds(Utc::now());
     let cap = i64::from(settings.max_instances_per_profile);
     let next = move |profile: &ProfileRecord| {
@@ -36,6 +37,37 @@ pub async fn tick(store: &dyn Store, settings: &Settings) -> anyhow::Result<()> 
             "activities failed: no answer within the timeout"
         );
     }
+    let orphans = store
+        .claim_stale_reports(now, now + crate::reports::LEASE)
+        .await?;
+    for job in orphans {
+        tracing::info!(
+            report = job.name,
+            "taking over a report whose writer stopped"
+        );
+        crate::reports::spawn(store.clone(), job);
+    }
+    Ok(())
+}
+
+/// How often `run` deletes expired runs.
+const RETENTION_EVERY: Duration = Duration::from_secs(3600);
+
+/// Deletes runs past their profile's retention period, logging what went.
+pub async fn purge(store: &dyn Store) -> anyhow::Result<()> {
+    let purged = store
+        .purge_expired(rampart_domain::time::whole_seconds(Utc::now()))
+        .await?;
+    if purged.runs > 0 {
+        tracing::info!(
+            runs = purged.runs,
+            audits = purged.audits,
+            rule_results = purged.rule_results,
+            reports = purged.reports,
+            files = purged.files,
+            "expired runs deleted"
+        );
+    }
     Ok(())
 }
 
@@ -49,13 +81,20 @@ pub async fn run(
         settings.scheduler_interval_seconds,
     )));
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_purge: Option<std::time::Instant> = None;
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             _ = &mut shutdown => return,
             _ = interval.tick() => {
-                if let Err(e) = tick(store.as_ref(), &settings).await {
+                if let Err(e) = tick(&store, &settings).await {
                     tracing::error!(error = format!("{e:#}"), "scheduler pass failed");
+                }
+                if last_purge.is_none_or(|at| at.elapsed() >= RETENTION_EVERY) {
+                    last_purge = Some(std::time::Instant::now());
+                    if let Err(e) = purge(store.as_ref()).await {
+                        tracing::error!(error = format!("{e:#}"), "retention pass failed");
+                    }
                 }
             }
         }

@@ -67,7 +67,7 @@ fn new_profile(account_id: i64, name: &str) -> NewProfile {
         restart_deliver_delay_window: 0,
         retention_period: 730,
         next_run_time: Some(at(2030, 1, 7)),
-        tailoring_file_uri: None,
+        tailoring: None,
         now: at(2026, 12, 3),
         start_now: false,
         creator_id: None,

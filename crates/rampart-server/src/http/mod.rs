@@ -11,6 +11,7 @@ mod login;
 mod openapi;
 mod pagination;
 mod profiles;
+mod reports;
 
 use std::sync::Arc;
 
@@ -49,6 +50,8 @@ pub fn router(state: AppState) -> Router {
         .merge(agent::router())
         .merge(profiles::router("/api/v2/security-profiles"))
         .merge(profiles::router("/api/v2/usg-profiles"))
+        .merge(reports::router("/api/v2/security-profiles"))
+        .merge(reports::router("/api/v2/usg-profiles"))
         .merge(openapi::router())
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

@@ -7,7 +7,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::AppState;
-use super::{access_groups, activities, agent, computers, error, login, profiles};
+use super::{access_groups, activities, agent, computers, error, login, profiles, reports};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -35,6 +35,8 @@ use super::{access_groups, activities, agent, computers, error, login, profiles}
         profiles::update,
         profiles::archive,
         profiles::execute,
+        reports::report,
+        reports::blob,
         activities::list,
         activities::read,
     ),

@@ -52,7 +52,9 @@ pub enum StorageError {
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;
 
 /// Everything rampart keeps in its database: one implementation per backend.
-pub trait Store: Accounts + Profiles + Computers + Runs + Send + Sync + 'static {
+pub trait Store:
+    Accounts + Profiles + Computers + Runs + Reports + Blobs + Send + Sync + 'static
+{
     /// The backend's name for logs: `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 }
@@ -234,6 +236,74 @@ pub trait Runs {
     async fn known_versions(&self, account_id: i64) -> Result<Vec<(String, String)>>;
 }
 
+/// Compliance reports and retention.
+#[async_trait]
+pub trait Reports {
+    /// Answers an existing report of the same runs and kind, or starts a new one (its activity,
+    /// its report row, `report_uri` "in-progress" on its runs) in one transaction. `NotFound` for
+    /// a missing profile.
+    async fn request_report(&self, request: &ReportRequest) -> Result<ReportAnswer>;
+    /// Takes over reports whose writer stopped (its lease ran out): each is held until
+    /// `lease_until` by the caller, also with several servers on one database.
+    async fn claim_stale_reports(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<ReportJob>>;
+    /// Keeps holding a report being written.
+    async fn renew_report(&self, report_id: i64, lease_until: DateTime<Utc>) -> Result<()>;
+    /// Ends a report: `Ok(bytes)` when its file is in the blob store, `Err(reason)` when it could
+    /// not be written. Its activity and its runs' `report_uri` follow.
+    async fn finish_report(
+        &self,
+        report_id: i64,
+        outcome: std::result::Result<u64, String>,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+    /// Up to `limit` machines of the run with an id above `after`, by id.
+    async fn report_instances(
+        &self,
+        run_id: i64,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<ReportInstance>>;
+    /// The rule results of an audit, by rule index.
+    async fn audit_results(&self, audit_id: i64) -> Result<Vec<StoredResult>>;
+    /// The rule texts of a benchmark version, by index.
+    async fn version_rules(&self, version_id: i64) -> Result<Vec<StoredRule>>;
+    /// What `name` is in the account: a tailoring file, a finished report, or nothing.
+    async fn named_file(&self, account_id: i64, name: &str) -> Result<Option<NamedFile>>;
+    /// Deletes the runs that started before `now` minus their profile's retention period, with
+    /// their activities, audits, rule results, reports and files. One transaction per run.
+    async fn purge_expired(&self, now: DateTime<Utc>) -> Result<Purged>;
+}
+
+/// The size of the pieces blobs are written and read in.
+pub const BLOB_CHUNK: usize = 1024 * 1024;
+
+/// Files too large for a row: reports and raw uploads, per account. In a directory beside the
+/// SQLite database; in the database itself on PostgreSQL, so that every server sees every file.
+/// Names are chosen by rampart, never by users.
+#[async_trait]
+pub trait Blobs {
+    /// Starts writing a file; it becomes readable, replacing one of the same name, at `finish`.
+    async fn create_blob(&self, account_id: i64, name: &str) -> Result<Box<dyn BlobWriter>>;
+    /// The size of a readable file.
+    async fn blob_size(&self, account_id: i64, name: &str) -> Result<Option<u64>>;
+    /// The `index`th piece of `BLOB_CHUNK` bytes (the last may be shorter); `None` past the end.
+    async fn blob_chunk(&self, account_id: i64, name: &str, index: u64) -> Result<Option<Vec<u8>>>;
+    /// Removes a file; a missing one is not an error. Answers whether one was removed.
+    async fn delete_blob(&self, account_id: i64, name: &str) -> Result<bool>;
+}
+
+/// A file being written to the blob store. Dropped without `finish`, it leaves nothing readable.
+#[async_trait]
+pub trait BlobWriter: Send {
+    async fn write(&mut self, bytes: &[u8]) -> Result<()>;
+    /// Makes the file readable; answers its size.
+    async fn finish(self: Box<Self>) -> Result<u64>;
+}
+
 /// Opens (creating if needed) the database at `url` and brings its schema up to date:
 /// `sqlite://PATH` or `postgres://…`.
 pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
@@ -312,6 +382,58 @@ pub(crate) fn encode_references(refs: &[rampart_domain::xccdf::Reference]) -> St
         .map(|r| serde_json::json!({"href": r.href, "text": r.text}))
         .collect();
     serde_json::Value::Array(list).to_string()
+}
+
+/// One run's part of a report's `run_key`: the run and its instance counts (not started, in
+/// progress, passing, failing). Counts only grow or move forward, so equal keys mean unchanged
+/// runs.
+pub(crate) fn run_key_part(id: i64, counts: [i64; 4]) -> String {
+    let [not_started, in_progress, passing, failing] = counts;
+    format!("{id}:{not_started}:{in_progress}:{passing}:{failing}")
+}
+
+/// The name of a report without its `.csv` and without the suffix that keeps it unique:
+/// `Landscape_security_profile_audit_report_ID<profile>-<first run's date>[-<last run's
+/// date>][-detailed]`, in the reference page's style.
+pub(crate) fn report_base_name(
+    profile_id: i64,
+    first: DateTime<Utc>,
+    last: DateTime<Utc>,
+    detailed: bool,
+) -> String {
+    let mut name = format!(
+        "Landscape_security_profile_audit_report_ID{profile_id}-{}",
+        first.format("%Y%m%d")
+    );
+    if last.date_naive() != first.date_naive() {
+        name.push_str(&last.format("-%Y%m%d").to_string());
+    }
+    if detailed {
+        name.push_str("-detailed");
+    }
+    name
+}
+
+/// The name a profile's tailoring file is served under.
+pub(crate) fn tailoring_file_name(profile_id: i64, now: DateTime<Utc>) -> String {
+    format!(
+        "Landscape_security_profile_tailoring_file_ID{profile_id}_{}",
+        now.format("%Y%m%d%H%M%S")
+    )
+}
+
+/// The blob a raw upload is kept in; `tag` tells two different uploads for one activity apart.
+pub(crate) fn upload_blob_name(activity_id: i64, tag: &str) -> String {
+    format!("uploads/{activity_id}-{tag}.xml.gz")
+}
+
+/// A rule result row read as (rule index, result code, severity code).
+pub(crate) fn stored_result((rule_idx, result, severity): (i64, i64, i64)) -> StoredResult {
+    StoredResult {
+        rule_idx,
+        result: result as u8,
+        severity: severity as u8,
+    }
 }
 
 /// Splits a comma-joined tag list read from the database (tags never contain commas).

@@ -80,7 +80,8 @@ pub struct NewProfile {
     pub restart_deliver_delay_window: i64,
     pub retention_period: i64,
     pub next_run_time: Option<DateTime<Utc>>,
-    pub tailoring_file_uri: Option<String>,
+    /// The validated tailoring file; the profile's `tailoring_file_uri` is named after its id.
+    pub tailoring: Option<TailoringFile>,
     pub now: DateTime<Utc>,
     /// Start the first run in the same transaction (`start_date` is now or past).
     pub start_now: bool,
@@ -227,6 +228,8 @@ pub struct ActivityRecord {
     pub result_code: Option<i64>,
     /// The benchmark of the run it belongs to.
     pub benchmark: Option<String>,
+    /// The tailored XCCDF profile the run audits, when its profile has a tailoring file.
+    pub tailoring_profile: Option<String>,
 }
 
 /// Which activities a listing returns.
@@ -257,6 +260,8 @@ pub struct AgentWork {
     pub kind: String,
     pub action: String,
     pub benchmark: String,
+    /// The tailoring file and the id of its Profile, when the run's profile has one.
+    pub tailoring: Option<TailoringFile>,
 }
 
 /// A parsed results file, ready to store.
@@ -276,6 +281,8 @@ pub struct Ingest {
     pub results: Vec<IngestResult>,
     /// SHA-256 of the uploaded bytes: a repeat of the same upload is harmless.
     pub sha256: String,
+    /// The raw upload's name in the blob store, when it was kept.
+    pub upload: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -294,4 +301,129 @@ pub struct AuditOutcome {
     pub failing_rules: i64,
     pub other_rules: i64,
     pub passed: bool,
+}
+
+/// A validated tailoring file given with a new profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TailoringFile {
+    /// The id of its `Profile`: what agents audit and results name.
+    pub profile_id: String,
+    /// The file as given, byte for byte.
+    pub text: String,
+}
+
+/// A compliance report asked for.
+#[derive(Debug, Clone)]
+pub struct ReportRequest {
+    pub account_id: i64,
+    pub profile_id: i64,
+    /// Runs that started in `[from, to]` are covered…
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    /// …or only the earliest of them.
+    pub earliest_only: bool,
+    pub detailed: bool,
+    pub creator_id: Option<i64>,
+    pub now: DateTime<Utc>,
+    /// A new report is held by the asking server until then.
+    pub lease_until: DateTime<Utc>,
+}
+
+/// The answer to a report request.
+#[derive(Debug, Clone)]
+pub enum ReportAnswer {
+    /// The profile has no run in the range.
+    NoRuns,
+    /// A report of the same runs and kind exists: its name.
+    Ready(String),
+    /// The same report is being written: its activity.
+    Pending(ActivityRecord),
+    /// A new report was started: its activity, and the job to write it.
+    Started(ActivityRecord, ReportJob),
+}
+
+/// A report to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportJob {
+    pub report_id: i64,
+    pub account_id: i64,
+    pub name: String,
+    pub detailed: bool,
+    /// Oldest first.
+    pub run_ids: Vec<i64>,
+}
+
+/// One machine of a run, as a report shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportInstance {
+    pub computer_id: i64,
+    pub hostname: String,
+    /// 0 not started, 1 in progress, 2 passed, 3 failed.
+    pub state: i64,
+    pub audit: Option<ReportAudit>,
+}
+
+/// A machine's stored audit, as a report shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportAudit {
+    pub id: i64,
+    pub version_id: i64,
+    pub xccdf_profile: Option<String>,
+    pub end_time: DateTime<Utc>,
+    pub passing_rules: i64,
+    pub failing_rules: i64,
+    pub other_rules: i64,
+}
+
+/// One stored rule result: codes as in `rampart_domain::xccdf`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredResult {
+    pub rule_idx: i64,
+    pub result: u8,
+    pub severity: u8,
+}
+
+/// A rule's stored texts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRule {
+    pub idx: i64,
+    pub rule_id: String,
+    pub description: String,
+    pub rationale: String,
+    /// JSON `[{"system", "value"}]`.
+    pub identifiers: String,
+    /// JSON `[{"href", "text"}]`.
+    pub refs: String,
+}
+
+/// What a name given to `blob` is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NamedFile {
+    /// A profile's tailoring file, with its text.
+    Tailoring(String),
+    /// A finished report, in the blob store under that name.
+    Report,
+}
+
+/// What a retention pass deleted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Purged {
+    pub runs: u64,
+    pub activities: u64,
+    pub audits: u64,
+    pub rule_results: u64,
+    pub reports: u64,
+    /// Report files and raw uploads removed from the blob store.
+    pub files: u64,
+}
+
+impl Purged {
+    pub fn add(&mut self, other: &Purged) {
+        self.runs += other.runs;
+        self.activities += other.activities;
+        self.audits += other.audits;
+        self.rule_results += other.rule_results;
+        self.reports += other.reports;
+        self.files += other.files;
+    }
 }

@@ -18,6 +18,7 @@ use crate::http::extract::{from_object, JsonObject};
 use crate::http::AppState;
 use crate::storage::{ComputerRecord, NewComputer};
 
+mod uploads;
 pub mod work;
 
 pub fn router() -> Router<AppState> {

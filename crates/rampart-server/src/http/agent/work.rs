@@ -8,14 +8,14 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use rampart_domain::xccdf::{self, ResultKind, RuleResult, RuleText, TestResultInfo};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
+use super::uploads::{drain, keep_upload, receive};
 use super::Agent;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{from_object, path_id, JsonObject, QueryParams};
 use crate::http::AppState;
-use crate::storage::{AgentWork, Ingest, IngestResult, StorageError};
+use crate::storage::{ActivityRecord, AgentWork, Ingest, IngestResult, StorageError};
 
 /// A piece of work for the agent.
 #[derive(Debug, Serialize, ToSchema)]
@@ -30,9 +30,9 @@ pub struct Work {
     pub benchmark: String,
     /// The XCCDF profile id `oscap` takes.
     pub xccdf_profile: String,
-    /// Always null until tailoring files are supported.
-    #[schema(value_type = Option<Object>)]
-    pub tailoring_file: Option<serde_json::Value>,
+    /// The profile's tailoring file (XML text), to pass with `--tailoring-file`; null when it
+    /// has none. With one, `xccdf_profile` is the tailored profile's id.
+    pub tailoring_file: Option<String>,
 }
 
 /// The agent's pending work.
@@ -44,19 +44,33 @@ pub struct WorkList {
 /// The XCCDF profile id of a `usg` benchmark name (`disa_stig` is SSG's `stig`; a version suffix
 /// is not part of the profile id).
 pub fn xccdf_profile(benchmark: &str) -> String {
-    let base = benchmark.split("-v").next().unwrap_or(benchmark);
-    let base = if base == "disa_stig" { "stig" } else { base };
-    format!("xccdf_org.ssgproject.content_profile_{base}")
+    match rampart_domain::profile::Benchmark::parse(benchmark) {
+        Ok(benchmark) => benchmark.xccdf_profile_id(),
+        Err(_) => format!("xccdf_org.ssgproject.content_profile_{benchmark}"),
+    }
+}
+
+/// The XCCDF profile an activity's results must name: the tailored one when its profile has a
+/// tailoring file.
+fn expected_profile(activity: &ActivityRecord) -> Option<String> {
+    activity
+        .tailoring_profile
+        .clone()
+        .or_else(|| activity.benchmark.as_deref().map(xccdf_profile))
 }
 
 fn work(w: AgentWork) -> Work {
+    let (xccdf_profile, tailoring_file) = match w.tailoring {
+        Some(t) => (t.profile_id, Some(t.text)),
+        None => (xccdf_profile(&w.benchmark), None),
+    };
     Work {
-        xccdf_profile: xccdf_profile(&w.benchmark),
+        xccdf_profile,
         id: w.id,
         kind: w.kind,
         action: w.action,
         benchmark: w.benchmark,
-        tailoring_file: None,
+        tailoring_file,
     }
 }
 
@@ -149,7 +163,7 @@ impl xccdf::Visitor for Collect<'_> {
 /// How far a machine's clock may be behind the server's.
 const CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(15);
 
-fn refused(message: String) -> ApiError {
+pub(super) fn refused(message: String) -> ApiError {
     // Parser messages may quote names of any length: at most 300 characters reach the answer.
     let message = if message.chars().count() > 300 {
         message.chars().take(300).collect::<String>() + "…"
@@ -300,6 +314,7 @@ fn parse_upload(
             })
             .collect(),
         sha256,
+        upload: None,
     };
     Ok((ingest, target))
 }
@@ -336,6 +351,9 @@ pub async fn results(
         }
     };
     let (file, sha256) = receive(body, limit).await?;
+    let raw = file
+        .try_clone()
+        .map_err(|e| anyhow::anyhow!("cannot reopen the upload: {e}"))?;
     let id = path_id(&target, "activity")?;
     let activity = state
         .store
@@ -353,8 +371,7 @@ pub async fn results(
         tokio::task::spawn_blocking(move || parse_upload(file, sha256, &known, max))
             .await
             .map_err(|e| anyhow::anyhow!("parsing panicked: {e}"))??;
-    if let (Some(audited), Some(benchmark)) = (&ingest.xccdf_profile, &activity.benchmark) {
-        let expected = xccdf_profile(benchmark);
+    if let (Some(audited), Some(expected)) = (&ingest.xccdf_profile, expected_profile(&activity)) {
         if *audited != expected {
             return Err(refused(format!(
                 "the results file audits profile `{}`, but this activity asked for `{expected}`",
@@ -379,11 +396,25 @@ pub async fn results(
             rampart_domain::time::format_time(handed_out)
         )));
     }
-    let outcome = state
+    let mut ingest = ingest;
+    let open = matches!(
+        activity.status.as_str(),
+        "undelivered" | "delivered" | "scheduled"
+    );
+    if open {
+        ingest.upload =
+            Some(keep_upload(&state, computer.account_id, id, &ingest.sha256, raw).await?);
+    }
+    let recorded = state
         .store
         .record_results(computer.id, id, &ingest, Utc::now())
-        .await
-        .map_err(answer_error)?;
+        .await;
+    if let (Err(_), Some(upload)) = (&recorded, &ingest.upload) {
+        if let Err(e) = state.store.delete_blob(computer.account_id, upload).await {
+            tracing::warn!(error = %e, upload, "a refused upload's copy could not be removed");
+        }
+    }
+    let outcome = recorded.map_err(answer_error)?;
     Ok(Json(ResultsAccepted {
         activity_id: outcome.activity_id,
         status: "succeeded".into(),
@@ -392,52 +423,6 @@ pub async fn results(
         other_rules: outcome.other_rules,
         verdict: if outcome.passed { "pass" } else { "fail" }.into(),
     }))
-}
-
-/// Reads and drops an upload that will be refused, up to `limit`: the sender hears the answer
-/// without anything being kept.
-async fn drain(body: axum::body::Body, limit: usize) {
-    use futures_util::StreamExt;
-    let mut stream = body.into_data_stream();
-    let mut size = 0usize;
-    while let Some(Ok(chunk)) = stream.next().await {
-        size += chunk.len();
-        if size > limit {
-            return;
-        }
-    }
-}
-
-/// Streams an upload into an anonymous temporary file, hashing it on the way; more than `limit`
-/// bytes is 413 (reading stops there).
-async fn receive(
-    body: axum::body::Body,
-    limit: usize,
-) -> Result<(std::fs::File, String), ApiError> {
-    use futures_util::StreamExt;
-    use std::io::{Seek, Write};
-    let mut file =
-        tempfile::tempfile().map_err(|e| anyhow::anyhow!("cannot create a temporary file: {e}"))?;
-    let mut hash = Sha256::new();
-    let mut size = 0usize;
-    let mut stream = body.into_data_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| refused(format!("the upload could not be read: {e}")))?;
-        size += chunk.len();
-        if size > limit {
-            return Err(ApiError::PayloadTooLarge(
-                "the results file is larger than the server accepts (setting max_upload_bytes)"
-                    .into(),
-            ));
-        }
-        hash.update(&chunk);
-        file.write_all(&chunk)
-            .map_err(|e| anyhow::anyhow!("cannot write the upload aside: {e}"))?;
-    }
-    file.rewind()
-        .map_err(|e| anyhow::anyhow!("cannot read the upload back: {e}"))?;
-    let sha256 = crate::auth::hex(&hash.finalize());
-    Ok((file, sha256))
 }
 
 fn answer_error(e: StorageError) -> ApiError {

@@ -13,7 +13,8 @@ use utoipa::ToSchema;
 
 use crate::http::error::ApiError;
 use crate::http::extract::present;
-use crate::storage::{NewProfile, ProfileChanges, ProfileRecord};
+use crate::storage::{NewProfile, ProfileChanges, ProfileRecord, TailoringFile};
+use rampart_domain::tailoring::{Tailoring, TailoringError};
 
 /// A new security profile.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -22,8 +23,11 @@ pub struct CreateProfile {
     /// The benchmark to enforce: `cis_level1_server`, `cis_level1_workstation`,
     /// `cis_level2_server`, `cis_level2_workstation`, `disa_stig` or `stig`, optionally
     /// versioned (`cis_level1_server-v2.0.0`, `stig-v1r3`).
+    /// Required unless `tailoring_file` is given: then it is taken from the tailoring file's
+    /// `extends`, and a `benchmark` given as well must name the same one.
+    #[serde(default)]
     #[schema(example = "disa_stig")]
-    pub benchmark: String,
+    pub benchmark: Option<String>,
     /// `audit`, `fix-audit` or `fix-restart-audit` (`audit-fix` and `audit-fix-restart` are
     /// accepted too).
     #[schema(example = "audit")]
@@ -64,6 +68,11 @@ pub struct CreateProfile {
     #[serde(default)]
     #[schema(default = 730, minimum = 1, maximum = 36500)]
     pub retention_period: Option<i64>,
+    /// An XCCDF 1.2 (or 1.1) tailoring file, as XML text (at most 5 MiB): one `Profile` with `id`
+    /// and `extends`, no DTD. It is stored byte for byte, handed to the agents with every audit,
+    /// and served back through `blob` under `tailoring_file_uri`.
+    #[serde(default)]
+    pub tailoring_file: Option<String>,
 }
 
 /// The fields of a profile that can change; every one is optional.
@@ -291,6 +300,48 @@ fn ranged(field: &str, value: i64, range: &std::ops::RangeInclusive<i64>) -> Res
     profile::in_range(field, value, range).map_err(ApiError::invalid)
 }
 
+/// The profile's benchmark, from `benchmark` or from the tailoring file's `extends`.
+fn benchmark_and_tailoring(
+    given: Option<&str>,
+    tailoring_file: Option<String>,
+) -> Result<(Benchmark, Option<TailoringFile>), ApiError> {
+    let given = given
+        .map(|b| Benchmark::parse(b).map_err(ApiError::invalid))
+        .transpose()?;
+    let Some(text) = tailoring_file else {
+        let benchmark = given.ok_or_else(|| ApiError::BadRequest {
+            code: "MissingField",
+            message: "`benchmark` is required (unless `tailoring_file` is given)".into(),
+        })?;
+        return Ok((benchmark, None));
+    };
+    let tailoring = Tailoring::parse(&text).map_err(|e| match e {
+        TailoringError::TooLarge { .. } => {
+            ApiError::PayloadTooLarge(format!("`tailoring_file`: {e}"))
+        }
+        e => ApiError::invalid(format!("`tailoring_file`: {e}")),
+    })?;
+    let derived = tailoring.benchmark().clone();
+    let benchmark = match given {
+        // A versioned name (`cis_level1_server-v2.0.0`) of the same benchmark is kept: `usg`
+        // understands it.
+        Some(given) if given.ssg_name() == derived.ssg_name() => given,
+        Some(given) => {
+            return Err(ApiError::invalid(format!(
+                "`benchmark`: `{}` differs from `{}`, which the tailoring file extends",
+                given.as_str(),
+                tailoring.extends()
+            )))
+        }
+        None => derived,
+    };
+    let tailoring = TailoringFile {
+        profile_id: tailoring.profile_id().to_owned(),
+        text,
+    };
+    Ok((benchmark, Some(tailoring)))
+}
+
 impl CreateProfile {
     /// Checks every field and computes `next_run_time`; `now` is the creation time.
     pub fn into_new(
@@ -302,7 +353,8 @@ impl CreateProfile {
     ) -> Result<NewProfile, ApiError> {
         let account_id = caller.account_id;
         let title = Title::parse(&self.title).map_err(ApiError::invalid)?;
-        let benchmark = Benchmark::parse(&self.benchmark).map_err(ApiError::invalid)?;
+        let (benchmark, tailoring) =
+            benchmark_and_tailoring(self.benchmark.as_deref(), self.tailoring_file)?;
         let mode = Mode::parse(&self.mode).map_err(ApiError::invalid)?;
         let schedule = parse_schedule(&self.schedule)?;
         let start_date = parse_input_time(&self.start_date)
@@ -338,7 +390,7 @@ impl CreateProfile {
                 self.retention_period.unwrap_or(default_retention),
                 &RETENTION_DAYS,
             )?,
-            tailoring_file_uri: None,
+            tailoring,
             now,
             start_now: start_date <= now,
             creator_id: Some(caller.user_id),

@@ -170,13 +170,6 @@ pub async fn create(
     caller: Caller,
     JsonObject(body): JsonObject,
 ) -> Result<Json<SecurityProfile>, ApiError> {
-    if body.get("tailoring_file").is_some_and(|v| !v.is_null()) {
-        return Err(ApiError::invalid(
-            "`tailoring_file`: tailoring files are not supported by this server yet",
-        ));
-    }
-    let mut body = body;
-    body.remove("tailoring_file");
     let request: CreateProfile = from_object(body)?;
     let retention = i64::from(state.settings.retention_period_days);
     let cap = i64::from(state.settings.max_instances_per_profile);

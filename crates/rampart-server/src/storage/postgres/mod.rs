@@ -23,8 +23,10 @@ macro_rules! covers {
 }
 
 mod accounts;
+mod blobs;
 mod computers;
 mod profiles;
+mod reports;
 mod results;
 mod runs;
 

@@ -165,10 +165,22 @@ impl Profiles for PgStore {
         .bind(new.restart_deliver_delay_window)
         .bind(new.retention_period)
         .bind(new.next_run_time)
-        .bind(&new.tailoring_file_uri)
+        .bind(None::<String>)
         .bind(new.now)
         .fetch_one(&mut *tx)
         .await?;
+        if let Some(tailoring) = &new.tailoring {
+            sqlx::query(
+                "UPDATE security_profiles SET tailoring_file = $1, tailoring_profile = $2, \
+                 tailoring_file_uri = $3 WHERE id = $4",
+            )
+            .bind(&tailoring.text)
+            .bind(&tailoring.profile_id)
+            .bind(tailoring_file_name(id, new.now))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
         if new.start_now {
             super::runs::start_run_in(
                 &mut tx,

@@ -193,7 +193,7 @@ pub(super) async fn record_results_in(
     let audit: i64 = sqlx::query_scalar(
         "INSERT INTO audits (account_id, run_id, computer_id, activity_id, version_id, \
          xccdf_profile, target, start_time, end_time, score, passing_rules, failing_rules, \
-         other_rules) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
+         other_rules, upload) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
     )
     .bind(account_id)
     .bind(run)
@@ -208,6 +208,7 @@ pub(super) async fn record_results_in(
     .bind(passing)
     .bind(failing)
     .bind(other)
+    .bind(&ingest.upload)
     .fetch_one(&mut *conn)
     .await?;
     for chunk in rows.chunks(1000) {

@@ -24,13 +24,19 @@ macro_rules! covers {
 }
 
 mod accounts;
+mod blobs;
 mod computers;
 mod profiles;
+mod reports;
 mod results;
 mod runs;
 
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Where blobs are kept: `blobs/` beside the database file.
+    blob_dir: std::path::PathBuf,
+    /// Holds the blob directory of an in-memory database until the store is dropped.
+    _scratch: Option<tempfile::TempDir>,
 }
 
 impl SqliteStore {
@@ -44,10 +50,26 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(Self { pool })
+        let (blob_dir, scratch) = match options.get_filename() {
+            name if name.as_os_str().is_empty() || name == std::path::Path::new(":memory:") => {
+                let scratch = tempfile::tempdir().map_err(sqlx::Error::Io)?;
+                (scratch.path().join("blobs"), Some(scratch))
+            }
+            name => (
+                name.parent()
+                    .unwrap_or(std::path::Path::new("."))
+                    .join("blobs"),
+                None,
+            ),
+        };
+        Ok(Self {
+            pool,
+            blob_dir,
+            _scratch: scratch,
+        })
     }
 
     async fn write(&self) -> Result<sqlx::Transaction<'static, Sqlite>> {

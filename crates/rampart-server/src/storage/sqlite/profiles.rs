@@ -158,11 +158,23 @@ impl Profiles for SqliteStore {
         .bind(new.restart_deliver_delay_window)
         .bind(new.retention_period)
         .bind(new.next_run_time.map(secs))
-        .bind(&new.tailoring_file_uri)
+        .bind(None::<String>)
         .bind(secs(new.now))
         .bind(secs(new.now))
         .fetch_one(&mut *tx)
         .await?;
+        if let Some(tailoring) = &new.tailoring {
+            sqlx::query(
+                "UPDATE security_profiles SET tailoring_file = ?, tailoring_profile = ?, \
+                 tailoring_file_uri = ? WHERE id = ?",
+            )
+            .bind(&tailoring.text)
+            .bind(&tailoring.profile_id)
+            .bind(tailoring_file_name(id, new.now))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
         if new.start_now {
             super::runs::start_run_in(
                 &mut tx,

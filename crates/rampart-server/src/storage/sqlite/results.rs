@@ -175,7 +175,7 @@ pub(super) async fn record_results_in(
     let audit: i64 = sqlx::query_scalar(
         "INSERT INTO audits (account_id, run_id, computer_id, activity_id, version_id, \
          xccdf_profile, target, start_time, end_time, score, passing_rules, failing_rules, \
-         other_rules) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+         other_rules, upload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
     )
     .bind(account_id)
     .bind(run)
@@ -190,6 +190,7 @@ pub(super) async fn record_results_in(
     .bind(passing)
     .bind(failing)
     .bind(other)
+    .bind(&ingest.upload)
     .fetch_one(&mut *conn)
     .await?;
     for chunk in rows.chunks(1000) {

@@ -5,8 +5,10 @@ use super::*;
 const ACTIVITY_SELECT: &str = "SELECT a.id, a.account_id, a.parent_id, a.computer_id, a.run_id, \
     a.type, a.action, a.summary, a.status, a.creator_id, a.deliver_delay_window, a.deliver_after, \
     a.creation_time, a.delivery_time, a.completion_time, a.result_text, a.result_code, \
-    u.email AS creator_email, u.name AS creator_name, r.benchmark AS run_benchmark \
-    FROM activities a LEFT JOIN users u ON u.id = a.creator_id LEFT JOIN runs r ON r.id = a.run_id";
+    u.email AS creator_email, u.name AS creator_name, r.benchmark AS run_benchmark, \
+    sp.tailoring_profile AS run_tailoring_profile \
+    FROM activities a LEFT JOIN users u ON u.id = a.creator_id LEFT JOIN runs r ON r.id = a.run_id \
+    LEFT JOIN security_profiles sp ON sp.id = r.profile_id";
 
 fn activity(row: &SqliteRow) -> Result<ActivityRecord> {
     let creator = match row.try_get::<Option<i64>, _>("creator_id")? {
@@ -40,10 +42,11 @@ fn activity(row: &SqliteRow) -> Result<ActivityRecord> {
         result_text: row.try_get("result_text")?,
         result_code: row.try_get("result_code")?,
         benchmark: row.try_get("run_benchmark")?,
+        tailoring_profile: row.try_get("run_tailoring_profile")?,
     })
 }
 
-async fn activity_in(conn: &mut SqliteConnection, id: i64) -> Result<ActivityRecord> {
+pub(super) async fn activity_in(conn: &mut SqliteConnection, id: i64) -> Result<ActivityRecord> {
     let sql = format!("{ACTIVITY_SELECT} WHERE a.id = ?");
     let row = sqlx::query(&sql).bind(id).fetch_one(&mut *conn).await?;
     activity(&row)
@@ -302,8 +305,10 @@ impl Runs for SqliteStore {
         }
         let mut tx = self.write().await?;
         let rows = sqlx::query(
-            "SELECT a.id, a.type, a.action, a.status, a.run_id, r.benchmark \
+            "SELECT a.id, a.type, a.action, a.status, a.run_id, r.benchmark, \
+             p.tailoring_profile, p.tailoring_file \
              FROM activities a JOIN runs r ON r.id = a.run_id \
+             JOIN security_profiles p ON p.id = r.profile_id \
              WHERE a.computer_id = ? AND a.status IN ('undelivered', 'delivered') \
              ORDER BY a.run_id, a.id",
         )
@@ -340,6 +345,13 @@ impl Runs for SqliteStore {
                     .try_get::<Option<String>, _>("action")?
                     .unwrap_or_default(),
                 benchmark: row.try_get("benchmark")?,
+                tailoring: match (
+                    row.try_get::<Option<String>, _>("tailoring_profile")?,
+                    row.try_get::<Option<String>, _>("tailoring_file")?,
+                ) {
+                    (Some(profile_id), Some(text)) => Some(TailoringFile { profile_id, text }),
+                    _ => None,
+                },
             });
         }
         tx.commit().await?;

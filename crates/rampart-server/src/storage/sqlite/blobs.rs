@@ -1,0 +1,148 @@
+//! The blob store beside a SQLite database: `<dir of the database>/blobs/<account id>/<name>`.
+//! A file is written to a temporary file in its final directory and renamed into place at
+//! `finish`, so a reader sees the whole file or none.
+
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use super::*;
+
+/// The file of a blob. Names are rampart's own (`…report….csv`, `uploads/<id>.xml.gz`); one that
+/// could leave the account's directory is refused all the same.
+fn blob_path(root: &Path, account_id: i64, name: &str) -> Result<PathBuf> {
+    let safe = !name.is_empty()
+        && name
+            .split('/')
+            .all(|part| !part.is_empty() && !part.starts_with('.') && !part.contains('\\'));
+    if !safe {
+        return Err(StorageError::Invalid(format!(
+            "`{name}` is not a blob name"
+        )));
+    }
+    Ok(root.join(account_id.to_string()).join(name))
+}
+
+fn io_error(e: std::io::Error) -> StorageError {
+    StorageError::Database(sqlx::Error::Io(e))
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| StorageError::Corrupt(format!("blob task failed: {e}")))?
+        .map_err(io_error)
+}
+
+struct FileWriter {
+    file: Option<tempfile::NamedTempFile>,
+    path: PathBuf,
+    bytes: u64,
+}
+
+#[async_trait]
+impl BlobWriter for FileWriter {
+    async fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        let mut file = self.file.take().expect("a writer is used until finished");
+        let owned = bytes.to_vec();
+        let file = blocking(move || file.write_all(&owned).map(|()| file)).await?;
+        self.file = Some(file);
+        self.bytes += bytes.len() as u64;
+        Ok(())
+    }
+
+    async fn finish(mut self: Box<Self>) -> Result<u64> {
+        let file = self.file.take().expect("a writer is finished once");
+        let path = self.path.clone();
+        blocking(move || {
+            file.as_file().sync_all()?;
+            file.persist(&path).map_err(|e| e.error)?;
+            Ok(())
+        })
+        .await?;
+        Ok(self.bytes)
+    }
+}
+
+#[async_trait]
+impl Blobs for SqliteStore {
+    async fn create_blob(&self, account_id: i64, name: &str) -> Result<Box<dyn BlobWriter>> {
+        let path = blob_path(&self.blob_dir, account_id, name)?;
+        let dir = path.parent().expect("a blob path has a parent").to_owned();
+        let file = blocking(move || {
+            std::fs::create_dir_all(&dir)?;
+            tempfile::Builder::new()
+                .prefix(".partial-")
+                .tempfile_in(&dir)
+        })
+        .await?;
+        Ok(Box::new(FileWriter {
+            file: Some(file),
+            path,
+            bytes: 0,
+        }))
+    }
+
+    async fn blob_size(&self, account_id: i64, name: &str) -> Result<Option<u64>> {
+        let path = blob_path(&self.blob_dir, account_id, name)?;
+        blocking(move || match std::fs::metadata(&path) {
+            Ok(meta) if meta.is_file() => Ok(Some(meta.len())),
+            Ok(_) => Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        })
+        .await
+    }
+
+    async fn blob_chunk(&self, account_id: i64, name: &str, index: u64) -> Result<Option<Vec<u8>>> {
+        let path = blob_path(&self.blob_dir, account_id, name)?;
+        blocking(move || {
+            let mut file = match std::fs::File::open(&path) {
+                Ok(file) => file,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            file.seek(SeekFrom::Start(index * BLOB_CHUNK as u64))?;
+            let mut chunk = Vec::with_capacity(BLOB_CHUNK);
+            file.take(BLOB_CHUNK as u64).read_to_end(&mut chunk)?;
+            Ok((!chunk.is_empty()).then_some(chunk))
+        })
+        .await
+    }
+
+    async fn delete_blob(&self, account_id: i64, name: &str) -> Result<bool> {
+        let path = blob_path(&self.blob_dir, account_id, name)?;
+        blocking(move || match std::fs::remove_file(&path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_cannot_leave_the_account_directory() {
+        let root = Path::new("/data/blobs");
+        assert_eq!(
+            blob_path(root, 7, "uploads/12.xml.gz").unwrap(),
+            Path::new("/data/blobs/7/uploads/12.xml.gz")
+        );
+        for bad in [
+            "",
+            "../8/x",
+            "a/../../b",
+            "/etc/passwd",
+            ".hidden",
+            "a//b",
+            "a\\b",
+        ] {
+            assert!(blob_path(root, 7, bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+}
