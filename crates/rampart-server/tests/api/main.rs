@@ -15,3 +15,4 @@ mod profiles_bad_input;
 mod profiles_create;
 mod profiles_list;
 mod profiles_update;
+mod reports;
