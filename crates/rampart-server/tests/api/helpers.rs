@@ -403,15 +403,7 @@ impl TestApp {
     }
 }
 
-/// The shared fixtures folder (`shared/` beside the repository).
-pub fn fixtures() -> std::path::PathBuf {
-    let beside = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures");
-    if beside.is_dir() {
-        beside
-    } else {
-        std::path::PathBuf::from("/work/shared/fixtures")
-    }
-}
+pub use crate::common::fixtures;
 
 /// A real results file from the fixtures, decompressed, with its dates moved to tomorrow so that
 /// it is younger than any activity a test hands out.

@@ -16,3 +16,4 @@ mod profiles_create;
 mod profiles_list;
 mod profiles_update;
 mod reports;
+mod tailoring;

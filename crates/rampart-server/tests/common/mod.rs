@@ -99,3 +99,13 @@ impl Drop for FreshDatabase {
         let _ = dropped.join();
     }
 }
+
+/// The shared fixtures folder (`shared/` beside the repository).
+pub fn fixtures() -> std::path::PathBuf {
+    let beside = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures");
+    if beside.is_dir() {
+        beside
+    } else {
+        std::path::PathBuf::from("/work/shared/fixtures")
+    }
+}
