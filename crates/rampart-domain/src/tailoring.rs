@@ -21,6 +21,10 @@ use crate::xccdf::XCCDF_NS;
 /// The largest tailoring file accepted, in bytes (5 MiB).
 pub const MAX_TAILORING_BYTES: usize = 5 * 1024 * 1024;
 
+/// The longest Profile `id` and `extends` accepted: results files naming a longer profile are
+/// refused, so a tailored profile could never be audited.
+pub const MAX_ID_BYTES: usize = 1000;
+
 /// The XCCDF 1.1 namespace, which older tailoring files use.
 const XCCDF_1_1_NS: &str = "http://checklists.nist.gov/xccdf/1.1";
 
@@ -55,6 +59,8 @@ pub enum TailoringError {
     ProfileCount(usize),
     #[error("the tailoring file's `Profile` lacks its `{0}` attribute, or it is empty")]
     MissingAttribute(&'static str),
+    #[error("the tailoring file's `Profile` has a `{0}` longer than {1} bytes")]
+    LongAttribute(&'static str, usize),
     #[error("the tailoring file's `Profile` extends a profile of an unknown benchmark: {0}")]
     UnknownBenchmark(String),
 }
@@ -80,6 +86,12 @@ impl Tailoring {
         let extends = content
             .extends
             .ok_or(TailoringError::MissingAttribute("extends"))?;
+        // Results name the tailored profile; rampart stores ids up to this length.
+        for (name, value) in [("id", &profile_id), ("extends", &extends)] {
+            if value.len() > MAX_ID_BYTES {
+                return Err(TailoringError::LongAttribute(name, MAX_ID_BYTES));
+            }
+        }
         let benchmark = benchmark_of(&extends)?;
         Ok(Tailoring {
             profile_id,
@@ -450,6 +462,18 @@ mod tests {
         assert_eq!(
             Tailoring::parse(&text),
             Err(TailoringError::MissingAttribute("extends"))
+        );
+    }
+
+    #[test]
+    fn a_profile_id_longer_than_results_may_name_is_refused() {
+        let long = "x".repeat(MAX_ID_BYTES + 1);
+        let text = format!(
+            r#"<Tailoring xmlns="http://checklists.nist.gov/xccdf/1.2" id="t"><Profile id="xccdf_a_profile_{long}" extends="xccdf_org.ssgproject.content_profile_stig"/></Tailoring>"#
+        );
+        assert_eq!(
+            Tailoring::parse(&text),
+            Err(TailoringError::LongAttribute("id", MAX_ID_BYTES))
         );
     }
 

@@ -75,11 +75,29 @@ pub async fn write_report(store: &dyn Store, job: ReportJob) {
             Err("the report could not be written; the server log says why".to_owned())
         }
     };
-    if let Err(e) = store
+    let written = outcome.is_ok();
+    match store
         .finish_report(job.report_id, outcome, Utc::now())
         .await
     {
-        tracing::error!(report = job.name, error = %e, "report could not be ended");
+        Ok(true) => {}
+        // Ended meanwhile: by another server that took it over (its file is this one), or by
+        // a retention pass (then the file must not outlive the report).
+        Ok(false) if written => match store.named_file(job.account_id, &job.name).await {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                tracing::warn!(
+                    report = job.name,
+                    "report purged while written; file removed"
+                );
+                if let Err(e) = store.delete_blob(job.account_id, &job.name).await {
+                    tracing::error!(report = job.name, error = %e, "file could not be removed");
+                }
+            }
+            Err(e) => tracing::error!(report = job.name, error = %e, "report state unknown"),
+        },
+        Ok(false) => {}
+        Err(e) => tracing::error!(report = job.name, error = %e, "report could not be ended"),
     }
 }
 

@@ -253,13 +253,14 @@ pub trait Reports {
     /// Keeps holding a report being written.
     async fn renew_report(&self, report_id: i64, lease_until: DateTime<Utc>) -> Result<()>;
     /// Ends a report: `Ok(bytes)` when its file is in the blob store, `Err(reason)` when it could
-    /// not be written. Its activity and its runs' `report_uri` follow.
+    /// not be written. Its activity and its runs' `report_uri` follow. Answers false, changing
+    /// nothing, when the report is no longer in progress (ended by another server, or purged).
     async fn finish_report(
         &self,
         report_id: i64,
         outcome: std::result::Result<u64, String>,
         now: DateTime<Utc>,
-    ) -> Result<()>;
+    ) -> Result<bool>;
     /// Up to `limit` machines of the run with an id above `after`, by id.
     async fn report_instances(
         &self,

@@ -25,8 +25,8 @@ pub struct CreateProfile {
     /// versioned (`cis_level1_server-v2.0.0`, `stig-v1r3`).
     /// Required unless `tailoring_file` is given: then it is taken from the tailoring file's
     /// `extends`, and a `benchmark` given as well must name the same one.
-    #[serde(default)]
-    #[schema(example = "disa_stig")]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(example = "disa_stig", nullable = false)]
     pub benchmark: Option<String>,
     /// `audit`, `fix-audit` or `fix-restart-audit` (`audit-fix` and `audit-fix-restart` are
     /// accepted too).

@@ -53,11 +53,18 @@ impl BlobWriter for ChunkWriter {
             .bind(&self.name)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("UPDATE blobs SET complete = TRUE, bytes = $1 WHERE id = $2")
+        let marked = sqlx::query("UPDATE blobs SET complete = TRUE, bytes = $1 WHERE id = $2")
             .bind(self.bytes as i64)
             .bind(self.blob_id)
             .execute(&mut *tx)
-            .await?;
+            .await?
+            .rows_affected();
+        if marked != 1 {
+            return Err(StorageError::Conflict(format!(
+                "the file `{}` was removed while it was being written",
+                self.name
+            )));
+        }
         tx.commit().await?;
         self.finished = true;
         Ok(self.bytes)
@@ -66,7 +73,7 @@ impl BlobWriter for ChunkWriter {
 
 impl Drop for ChunkWriter {
     /// A file abandoned half-written is removed in the background; if that cannot run, the
-    /// retention pass removes it a day later.
+    /// retention pass removes it once it is a day old.
     fn drop(&mut self) {
         if self.finished {
             return;
@@ -133,12 +140,14 @@ impl Blobs for PgStore {
     }
 
     async fn delete_blob(&self, account_id: i64, name: &str) -> Result<bool> {
-        let deleted = sqlx::query("DELETE FROM blobs WHERE account_id = $1 AND name = $2")
-            .bind(account_id)
-            .bind(name)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
+        // A write in progress is not a file yet: it is left to finish.
+        let deleted =
+            sqlx::query("DELETE FROM blobs WHERE account_id = $1 AND name = $2 AND complete")
+                .bind(account_id)
+                .bind(name)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
         Ok(deleted > 0)
     }
 }

@@ -210,7 +210,7 @@ impl Reports for PgStore {
         report_id: i64,
         outcome: std::result::Result<u64, String>,
         now: DateTime<Utc>,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(
             "SELECT activity_id, name FROM reports WHERE id = $1 AND status = 'in-progress'",
@@ -218,7 +218,7 @@ impl Reports for PgStore {
         .bind(report_id)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some(row) = row else { return Ok(()) };
+        let Some(row) = row else { return Ok(false) };
         let (status, text, code, bytes) = match outcome {
             Ok(bytes) => ("succeeded", row.try_get("name")?, 0, Some(bytes as i64)),
             Err(reason) => ("failed", reason, 1, None),
@@ -248,7 +248,7 @@ impl Reports for PgStore {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     async fn report_instances(
@@ -357,6 +357,14 @@ impl Reports for PgStore {
         .fetch_all(&self.pool)
         .await?;
         let mut purged = Purged::default();
+        // Files whose writer stopped without finishing (a server that died mid-write). A
+        // purge "as of" a later time must not take writes that are running now.
+        sqlx::query(
+            "DELETE FROM blobs WHERE NOT complete AND creation_time < LEAST($1, now()) - interval '1 day'",
+        )
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
         for run in expired {
             let mut tx = self.pool.begin().await?;
             let (counts, files) = purge_run(&mut tx, run).await?;

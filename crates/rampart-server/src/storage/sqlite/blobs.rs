@@ -65,6 +65,40 @@ impl BlobWriter for FileWriter {
     }
 }
 
+impl SqliteStore {
+    /// Removes temporary files that a writer left a day or more ago (a server that died
+    /// mid-write); a writer that stops normally removes its own.
+    pub(super) async fn sweep_partial_files(&self) -> Result<u64> {
+        let root = self.blob_dir.clone();
+        blocking(move || {
+            let mut removed = 0;
+            let cutoff = std::time::SystemTime::now() - std::time::Duration::from_secs(86_400);
+            let mut dirs = vec![root];
+            while let Some(dir) = dirs.pop() {
+                let entries = match std::fs::read_dir(&dir) {
+                    Ok(entries) => entries,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e),
+                };
+                for entry in entries {
+                    let entry = entry?;
+                    let meta = entry.metadata()?;
+                    if meta.is_dir() {
+                        dirs.push(entry.path());
+                    } else if entry.file_name().to_string_lossy().starts_with(".partial-")
+                        && meta.modified()? < cutoff
+                    {
+                        std::fs::remove_file(entry.path())?;
+                        removed += 1;
+                    }
+                }
+            }
+            Ok(removed)
+        })
+        .await
+    }
+}
+
 #[async_trait]
 impl Blobs for SqliteStore {
     async fn create_blob(&self, account_id: i64, name: &str) -> Result<Box<dyn BlobWriter>> {

@@ -208,7 +208,7 @@ impl Reports for SqliteStore {
         report_id: i64,
         outcome: std::result::Result<u64, String>,
         now: DateTime<Utc>,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let mut tx = self.write().await?;
         let row = sqlx::query(
             "SELECT activity_id, name FROM reports WHERE id = ? AND status = 'in-progress'",
@@ -216,7 +216,7 @@ impl Reports for SqliteStore {
         .bind(report_id)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some(row) = row else { return Ok(()) };
+        let Some(row) = row else { return Ok(false) };
         let (status, text, code, bytes) = match outcome {
             Ok(bytes) => ("succeeded", row.try_get("name")?, 0, Some(bytes as i64)),
             Err(reason) => ("failed", reason, 1, None),
@@ -244,7 +244,7 @@ impl Reports for SqliteStore {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     async fn report_instances(
@@ -353,6 +353,7 @@ impl Reports for SqliteStore {
         .fetch_all(&self.pool)
         .await?;
         let mut purged = Purged::default();
+        self.sweep_partial_files().await?;
         for run in expired {
             let mut tx = self.write().await?;
             let (counts, files) = purge_run(&mut tx, run).await?;
