@@ -190,6 +190,10 @@ pub fn command_line(
         }
         Tool::Oscap { oscap, datastream } => {
             let profile = match (&activity.xccdf_profile, &activity.benchmark) {
+                // A tailored profile's id is the tailoring file's own: passed as it is.
+                (Some(profile), _) if !profile.is_empty() && activity.tailoring_file.is_some() => {
+                    profile.clone()
+                }
                 (Some(profile), _) if !profile.is_empty() => strip_version(profile).to_owned(),
                 (_, Some(benchmark)) if !benchmark.is_empty() => {
                     // As the server derives it: SSG names the DISA STIG profile `stig`.

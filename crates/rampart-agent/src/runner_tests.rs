@@ -174,6 +174,14 @@ fn oscap_gets_the_profile_without_its_version() {
 }
 
 #[test]
+fn oscap_gets_a_tailored_profile_id_exactly_as_the_tailoring_file_names_it() {
+    let mut a = activity(Action::Audit, "cis_level1_server", Some("<Tailoring/>"));
+    a.xccdf_profile = Some("xccdf_com.example_profile_web-v2".into());
+    let line = command_line(&oscap(), Step::Audit, &a, &tailored()).unwrap();
+    assert_eq!(line.args[3], "xccdf_com.example_profile_web-v2");
+}
+
+#[test]
 fn versions_are_stripped_only_where_a_version_starts() {
     assert_eq!(
         strip_version("cis_level1_server-v2.0.0"),
