@@ -16,4 +16,5 @@ mod profiles_create;
 mod profiles_list;
 mod profiles_update;
 mod reports;
+mod retention;
 mod tailoring;
