@@ -60,6 +60,13 @@ impl Benchmark {
     }
 }
 
+/// round-half-up(100 × passing / (passing + failing)); `None` when neither count is above 0.
+/// Used for a profile's machines (`pass_rate`) and for one machine's rules (report `Pass Rate`).
+pub fn pass_rate(passing: i64, failing: i64) -> Option<i64> {
+    let finished = passing + failing;
+    (finished > 0).then(|| (200 * passing + finished) / (2 * finished))
+}
+
 /// What a run does on each machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -289,6 +296,19 @@ pub fn shorten(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pass_rate_rounds_half_up_and_is_none_without_counts() {
+        // The reference example: 15 passing, 94 failing (10 in progress do not count) → 14.
+        assert_eq!(pass_rate(15, 94), Some(14));
+        assert_eq!(pass_rate(1, 1), Some(50));
+        assert_eq!(pass_rate(1, 7), Some(13), "12.5 rounds up");
+        assert_eq!(pass_rate(1, 2), Some(33));
+        assert_eq!(pass_rate(2, 1), Some(67));
+        assert_eq!(pass_rate(25, 0), Some(100));
+        assert_eq!(pass_rate(0, 56), Some(0));
+        assert_eq!(pass_rate(0, 0), None);
+    }
 
     #[test]
     fn a_benchmark_names_its_ssg_profile_without_version() {

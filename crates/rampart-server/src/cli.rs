@@ -83,7 +83,7 @@ pub struct ServerOptions {
     /// `sqlite://PATH` or `postgres://…` [env: RAMPART_DATABASE_URL] [default: sqlite://<data-dir>/rampart.db].
     #[arg(long, value_name = "URL")]
     database_url: Option<String>,
-    /// Folder for the SQLite database, the token secret and, on SQLite, report files and raw uploads [env: RAMPART_DATA_DIR] [default: ./rampart-data].
+    /// Folder for the SQLite database (report files and raw uploads go to `blobs/` beside it) and the token secret [env: RAMPART_DATA_DIR] [default: ./rampart-data].
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
     /// A TOML file of settings [env: RAMPART_CONFIG].

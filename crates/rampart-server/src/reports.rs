@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use rampart_domain::csv::CsvWriter;
+use rampart_domain::profile::pass_rate;
 use rampart_domain::time::format_time;
 use rampart_domain::xccdf::{ResultKind, Severity};
 
@@ -51,9 +52,19 @@ pub const SUMMARY_HEADER: [&str; 8] = [
     "Result",
 ];
 
-/// Writes the report in the background.
+/// Reports one server writes at once; more wait for a free writer.
+const WRITERS: usize = 2;
+
+/// Writes the report in the background, at most `WRITERS` at a time.
 pub fn spawn(store: Arc<dyn Store>, job: ReportJob) {
-    tokio::spawn(async move { write_report(store.as_ref(), job).await });
+    static SLOTS: std::sync::OnceLock<Arc<tokio::sync::Semaphore>> = std::sync::OnceLock::new();
+    let slots = SLOTS
+        .get_or_init(|| Arc::new(tokio::sync::Semaphore::new(WRITERS)))
+        .clone();
+    tokio::spawn(async move {
+        let _slot = slots.acquire_owned().await;
+        write_report(store.as_ref(), job).await
+    });
 }
 
 /// Writes the report and ends its activity: `succeeded` with the file's name, or `failed` with
@@ -76,10 +87,10 @@ pub async fn write_report(store: &dyn Store, job: ReportJob) {
         }
     };
     let written = outcome.is_ok();
-    match store
-        .finish_report(job.report_id, outcome, Utc::now())
-        .await
-    {
+    let ended = store
+        .finish_report(job.report_id, job.lease_token, outcome, Utc::now())
+        .await;
+    match ended {
         Ok(true) => {}
         // Ended meanwhile: by another server that took it over (its file is this one), or by
         // a retention pass (then the file must not outlive the report).
@@ -216,12 +227,14 @@ async fn write_csv(store: &dyn Store, job: &ReportJob) -> anyhow::Result<u64> {
                     summary_row(&mut out.csv, instance)?;
                 }
                 out.flush_if_full().await?;
-            }
-            if renewed.elapsed() >= RENEW_EVERY {
-                store
-                    .renew_report(job.report_id, Utc::now() + LEASE)
-                    .await?;
-                renewed = Instant::now();
+                if renewed.elapsed() >= RENEW_EVERY {
+                    let held = store
+                        .renew_report(job.report_id, job.lease_token, Utc::now() + LEASE)
+                        .await?;
+                    // Taken over, ended or purged: the unfinished file is dropped.
+                    anyhow::ensure!(held, "the report was taken over or removed while written");
+                    renewed = Instant::now();
+                }
             }
         }
     }
@@ -237,12 +250,6 @@ fn verdict(state: i64) -> &'static str {
         2 => "pass",
         _ => "fail",
     }
-}
-
-/// round-half-up(100 × passing / (passing + failing)); `None` when both are 0.
-pub fn pass_rate(passing: i64, failing: i64) -> Option<i64> {
-    let total = passing + failing;
-    (total > 0).then(|| (200 * passing + total) / (2 * total))
 }
 
 fn summary_row(csv: &mut CsvWriter<Vec<u8>>, instance: &ReportInstance) -> std::io::Result<()> {
@@ -317,17 +324,6 @@ async fn detailed_rows(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn pass_rates_round_half_up_and_are_empty_without_verdicts() {
-        assert_eq!(pass_rate(0, 0), None);
-        assert_eq!(pass_rate(1, 1), Some(50));
-        assert_eq!(pass_rate(1, 2), Some(33));
-        assert_eq!(pass_rate(2, 1), Some(67));
-        assert_eq!(pass_rate(1, 7), Some(13)); // 12.5 rounds up
-        assert_eq!(pass_rate(52, 31), Some(63));
-        assert_eq!(pass_rate(5, 0), Some(100));
-    }
 
     #[test]
     fn identifiers_come_before_references_and_empty_ones_are_left_out() {

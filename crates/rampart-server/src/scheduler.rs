@@ -82,19 +82,30 @@ pub async fn run(
     )));
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_purge: Option<std::time::Instant> = None;
+    // Purges run beside the scheduler, never delaying due runs; one at a time.
+    let mut purging: Option<tokio::task::JoinHandle<()>> = None;
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
-            _ = &mut shutdown => return,
+            _ = &mut shutdown => {
+                if let Some(purge) = purging {
+                    purge.abort();
+                }
+                return;
+            }
             _ = interval.tick() => {
                 if let Err(e) = tick(&store, &settings).await {
                     tracing::error!(error = format!("{e:#}"), "scheduler pass failed");
                 }
-                if last_purge.is_none_or(|at| at.elapsed() >= RETENTION_EVERY) {
+                let idle = purging.as_ref().is_none_or(|p| p.is_finished());
+                if idle && last_purge.is_none_or(|at| at.elapsed() >= RETENTION_EVERY) {
                     last_purge = Some(std::time::Instant::now());
-                    if let Err(e) = purge(store.as_ref()).await {
-                        tracing::error!(error = format!("{e:#}"), "retention pass failed");
-                    }
+                    let store = store.clone();
+                    purging = Some(tokio::spawn(async move {
+                        if let Err(e) = purge(store.as_ref()).await {
+                            tracing::error!(error = format!("{e:#}"), "retention pass failed");
+                        }
+                    }));
                 }
             }
         }

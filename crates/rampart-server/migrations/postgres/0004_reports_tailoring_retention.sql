@@ -19,6 +19,7 @@ CREATE TABLE reports (
     run_key         TEXT        NOT NULL,
     status          TEXT        NOT NULL, -- in-progress | succeeded | failed
     lease_until     TIMESTAMPTZ NOT NULL, -- a worker holds it until then; later, any server takes it
+    lease_token     BIGINT      NOT NULL DEFAULT 0, -- changes at each takeover: a writer that lost it stops
     bytes           BIGINT,
     creation_time   TIMESTAMPTZ NOT NULL,
     completion_time TIMESTAMPTZ,

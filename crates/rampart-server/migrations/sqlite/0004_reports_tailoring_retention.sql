@@ -19,6 +19,7 @@ CREATE TABLE reports (
     run_key         TEXT    NOT NULL,
     status          TEXT    NOT NULL, -- in-progress | succeeded | failed
     lease_until     INTEGER NOT NULL, -- a worker holds it until then; later, any server takes it
+    lease_token     INTEGER NOT NULL DEFAULT 0, -- changes at each takeover: a writer that lost it stops
     bytes           INTEGER,
     creation_time   INTEGER NOT NULL,
     completion_time INTEGER,

@@ -4,6 +4,7 @@
 mod access_groups;
 mod activities;
 mod agent;
+mod blobs;
 mod computers;
 pub mod error;
 mod extract;
@@ -52,6 +53,8 @@ pub fn router(state: AppState) -> Router {
         .merge(profiles::router("/api/v2/usg-profiles"))
         .merge(reports::router("/api/v2/security-profiles"))
         .merge(reports::router("/api/v2/usg-profiles"))
+        .merge(blobs::router("/api/v2/security-profiles"))
+        .merge(blobs::router("/api/v2/usg-profiles"))
         .merge(openapi::router())
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

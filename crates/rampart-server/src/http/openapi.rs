@@ -7,7 +7,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::AppState;
-use super::{access_groups, activities, agent, computers, error, login, profiles, reports};
+use super::{access_groups, activities, agent, blobs, computers, error, login, profiles, reports};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -36,7 +36,7 @@ use super::{access_groups, activities, agent, computers, error, login, profiles,
         profiles::archive,
         profiles::execute,
         reports::report,
-        reports::blob,
+        blobs::blob,
         activities::list,
         activities::read,
     ),

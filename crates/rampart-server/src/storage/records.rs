@@ -351,6 +351,9 @@ pub struct ReportJob {
     pub detailed: bool,
     /// Oldest first.
     pub run_ids: Vec<i64>,
+    /// Which holder of the report this is: a server that took the report over has another one,
+    /// and the first writer's renewals and ending then fail.
+    pub lease_token: i64,
 }
 
 /// One machine of a run, as a report shows it.

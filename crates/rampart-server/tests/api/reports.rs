@@ -420,6 +420,15 @@ async fn a_date_range_covers_every_run_in_it_and_start_date_alone_the_first(back
         "a's later runs were delivered with the first poll: {results:?}"
     );
 
+    // A bare end date covers its whole day, also when the start has a time of day.
+    let same_day = report(
+        &app,
+        profile,
+        &format!("start_date={}T00:00Z&end_date={}", today(), today()),
+    )
+    .await;
+    assert_eq!(same_day, all, "the same three runs: the same report");
+
     let earliest = report(&app, profile, &format!("start_date={}", today())).await;
     assert_ne!(earliest, all);
     let rows = parse_csv(&download(&app, &earliest).await);

@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use rampart_domain::profile::{
-    self, Benchmark, Mode, ProfileName, Tags, Title, RESTART_DELAY_HOURS, RESTART_WINDOW_MINUTES,
-    RETENTION_DAYS,
+    self, pass_rate, Benchmark, Mode, ProfileName, Tags, Title, RESTART_DELAY_HOURS,
+    RESTART_WINDOW_MINUTES, RETENTION_DAYS,
 };
 use rampart_domain::schedule::Schedule;
 use rampart_domain::time::{parse_input_time, serde_time};
@@ -259,12 +259,6 @@ impl From<ProfileRecord> for SecurityProfile {
     }
 }
 
-/// round-half-up(100 × passing / (passing + failing)); `None` when nothing has finished.
-pub fn pass_rate(passing: i64, failing: i64) -> Option<i64> {
-    let finished = passing + failing;
-    (finished > 0).then(|| (200 * passing + finished) / (2 * finished))
-}
-
 /// A page of profiles.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProfileList {
@@ -300,20 +294,19 @@ fn ranged(field: &str, value: i64, range: &std::ops::RangeInclusive<i64>) -> Res
     profile::in_range(field, value, range).map_err(ApiError::invalid)
 }
 
-/// The profile's benchmark, from `benchmark` or from the tailoring file's `extends`.
+/// The profile's benchmark: `benchmark`, or with a tailoring file the one its `extends` names.
+/// As the reference says, `benchmark` is then ignored — unless it is a versioned name of that same
+/// benchmark (`cis_level1_server-v2.0.0`), which is kept because `usg` understands it.
 fn benchmark_and_tailoring(
     given: Option<&str>,
     tailoring_file: Option<String>,
 ) -> Result<(Benchmark, Option<TailoringFile>), ApiError> {
-    let given = given
-        .map(|b| Benchmark::parse(b).map_err(ApiError::invalid))
-        .transpose()?;
     let Some(text) = tailoring_file else {
-        let benchmark = given.ok_or_else(|| ApiError::BadRequest {
+        let given = given.ok_or_else(|| ApiError::BadRequest {
             code: "MissingField",
             message: "`benchmark` is required (unless `tailoring_file` is given)".into(),
         })?;
-        return Ok((benchmark, None));
+        return Ok((Benchmark::parse(given).map_err(ApiError::invalid)?, None));
     };
     let tailoring = Tailoring::parse(&text).map_err(|e| match e {
         TailoringError::TooLarge { .. } => {
@@ -322,18 +315,9 @@ fn benchmark_and_tailoring(
         e => ApiError::invalid(format!("`tailoring_file`: {e}")),
     })?;
     let derived = tailoring.benchmark().clone();
-    let benchmark = match given {
-        // A versioned name (`cis_level1_server-v2.0.0`) of the same benchmark is kept: `usg`
-        // understands it.
+    let benchmark = match given.and_then(|b| Benchmark::parse(b).ok()) {
         Some(given) if given.ssg_name() == derived.ssg_name() => given,
-        Some(given) => {
-            return Err(ApiError::invalid(format!(
-                "`benchmark`: `{}` differs from `{}`, which the tailoring file extends",
-                given.as_str(),
-                tailoring.extends()
-            )))
-        }
-        None => derived,
+        _ => derived,
     };
     let tailoring = TailoringFile {
         profile_id: tailoring.profile_id().to_owned(),
@@ -437,23 +421,5 @@ impl UpdateProfile {
                 .map(|v| ranged("restart_deliver_delay_window", v, &RESTART_WINDOW_MINUTES))
                 .transpose()?,
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::pass_rate;
-
-    #[test]
-    fn pass_rate_rounds_half_up_over_finished_machines() {
-        // The reference example: 15 passing, 94 failing (10 in progress do not count) → 14.
-        assert_eq!(pass_rate(15, 94), Some(14));
-        assert_eq!(pass_rate(1, 1), Some(50));
-        assert_eq!(pass_rate(1, 7), Some(13), "12.5 rounds up");
-        assert_eq!(pass_rate(1, 2), Some(33));
-        assert_eq!(pass_rate(2, 1), Some(67));
-        assert_eq!(pass_rate(25, 0), Some(100));
-        assert_eq!(pass_rate(0, 56), Some(0));
-        assert_eq!(pass_rate(0, 0), None, "nothing finished");
     }
 }

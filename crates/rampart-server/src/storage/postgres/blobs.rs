@@ -48,6 +48,12 @@ impl BlobWriter for ChunkWriter {
             self.flush_chunk(len).await?;
         }
         let mut tx = self.pool.begin().await?;
+        // Two writers of one name (the same upload twice at once) finish one after the other.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, $2))")
+            .bind(&self.name)
+            .bind(self.account_id)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("DELETE FROM blobs WHERE account_id = $1 AND name = $2 AND complete")
             .bind(self.account_id)
             .bind(&self.name)

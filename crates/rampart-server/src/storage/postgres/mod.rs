@@ -28,6 +28,7 @@ mod computers;
 mod profiles;
 mod reports;
 mod results;
+mod retention;
 mod runs;
 
 pub struct PgStore {

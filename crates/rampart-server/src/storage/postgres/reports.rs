@@ -7,7 +7,7 @@ const REPORT_SUMMARY: &str = "Generate security profile compliance report.";
 
 /// Sets `report_uri` of the runs a report covers: "in-progress" while any report of the run is
 /// being written, else the newest finished report's name (or null).
-const REFRESH_REPORT_URI: &str = "UPDATE runs SET report_uri = CASE \
+pub(super) const REFRESH_REPORT_URI: &str = "UPDATE runs SET report_uri = CASE \
     WHEN EXISTS (SELECT 1 FROM report_runs rr JOIN reports rep ON rep.id = rr.report_id \
                  WHERE rr.run_id = runs.id AND rep.status = 'in-progress') THEN 'in-progress' \
     ELSE (SELECT rep.name FROM report_runs rr JOIN reports rep ON rep.id = rr.report_id \
@@ -15,10 +15,11 @@ const REFRESH_REPORT_URI: &str = "UPDATE runs SET report_uri = CASE \
     END WHERE id IN (SELECT run_id FROM report_runs WHERE report_id = $1)";
 
 async fn job_in(conn: &mut PgConnection, report_id: i64) -> Result<ReportJob> {
-    let row = sqlx::query("SELECT account_id, name, detailed FROM reports WHERE id = $1")
-        .bind(report_id)
-        .fetch_one(&mut *conn)
-        .await?;
+    let row =
+        sqlx::query("SELECT account_id, name, detailed, lease_token FROM reports WHERE id = $1")
+            .bind(report_id)
+            .fetch_one(&mut *conn)
+            .await?;
     let run_ids: Vec<i64> = sqlx::query_scalar(
         "SELECT r.id FROM report_runs rr JOIN runs r ON r.id = rr.run_id \
          WHERE rr.report_id = $1 ORDER BY r.started_at, r.id",
@@ -32,6 +33,7 @@ async fn job_in(conn: &mut PgConnection, report_id: i64) -> Result<ReportJob> {
         name: row.try_get("name")?,
         detailed: row.try_get("detailed")?,
         run_ids,
+        lease_token: row.try_get("lease_token")?,
     })
 }
 
@@ -158,6 +160,7 @@ impl Reports for PgStore {
                 name,
                 detailed: request.detailed,
                 run_ids,
+                lease_token: 0,
             },
         ))
     }
@@ -178,7 +181,8 @@ impl Reports for PgStore {
         }
         let mut tx = self.pool.begin().await?;
         let ids: Vec<i64> = sqlx::query_scalar(
-            "UPDATE reports SET lease_until = $1 WHERE id IN (SELECT id FROM reports \
+            "UPDATE reports SET lease_until = $1, lease_token = lease_token + 1 \
+             WHERE id IN (SELECT id FROM reports \
              WHERE status = 'in-progress' AND lease_until < $2 FOR UPDATE SKIP LOCKED) \
              RETURNING id",
         )
@@ -194,44 +198,65 @@ impl Reports for PgStore {
         Ok(jobs)
     }
 
-    async fn renew_report(&self, report_id: i64, lease_until: DateTime<Utc>) -> Result<()> {
+    async fn renew_report(
+        &self,
+        report_id: i64,
+        lease_token: i64,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE reports SET lease_until = $1 WHERE id = $2 AND status = 'in-progress'")
-            .bind(lease_until)
-            .bind(report_id)
-            .execute(&mut *tx)
-            .await?;
+        let renewed = sqlx::query(
+            "UPDATE reports SET lease_until = $1 WHERE id = $2 AND lease_token = $3 \
+             AND status = 'in-progress'",
+        )
+        .bind(lease_until)
+        .bind(report_id)
+        .bind(lease_token)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         tx.commit().await?;
-        Ok(())
+        Ok(renewed == 1)
     }
 
     async fn finish_report(
         &self,
         report_id: i64,
+        lease_token: i64,
         outcome: std::result::Result<u64, String>,
         now: DateTime<Utc>,
     ) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
-        let row = sqlx::query(
-            "SELECT activity_id, name FROM reports WHERE id = $1 AND status = 'in-progress'",
+        // Runs before reports, the order every writer of both follows.
+        sqlx::query(
+            "SELECT r.id FROM runs r JOIN report_runs rr ON rr.run_id = r.id \
+             WHERE rr.report_id = $1 ORDER BY r.id FOR UPDATE OF r",
         )
         .bind(report_id)
-        .fetch_optional(&mut *tx)
+        .fetch_all(&mut *tx)
         .await?;
-        let Some(row) = row else { return Ok(false) };
-        let (status, text, code, bytes) = match outcome {
-            Ok(bytes) => ("succeeded", row.try_get("name")?, 0, Some(bytes as i64)),
-            Err(reason) => ("failed", reason, 1, None),
+        let (status, bytes) = match &outcome {
+            Ok(bytes) => ("succeeded", Some(*bytes as i64)),
+            Err(_) => ("failed", None),
         };
-        sqlx::query(
-            "UPDATE reports SET status = $1, bytes = $2, completion_time = $3 WHERE id = $4",
+        let row = sqlx::query(
+            "UPDATE reports SET status = $1, bytes = $2, completion_time = $3 \
+             WHERE id = $4 AND lease_token = $5 AND status = 'in-progress' \
+             RETURNING activity_id, name",
         )
         .bind(status)
         .bind(bytes)
         .bind(now)
         .bind(report_id)
-        .execute(&mut *tx)
+        .bind(lease_token)
+        .fetch_optional(&mut *tx)
         .await?;
+        // Ended by a writer that took it over, or purged: nothing to do here.
+        let Some(row) = row else { return Ok(false) };
+        let (text, code) = match outcome {
+            Ok(_) => (row.try_get::<String, _>("name")?, 0),
+            Err(reason) => (reason, 1),
+        };
         sqlx::query(
             "UPDATE activities SET status = $1, result_text = $2, result_code = $3, \
              completion_time = $4 WHERE id = $5",
@@ -349,125 +374,6 @@ impl Reports for PgStore {
     }
 
     async fn purge_expired(&self, now: DateTime<Utc>) -> Result<Purged> {
-        let expired: Vec<i64> = sqlx::query_scalar(
-            "SELECT r.id FROM runs r JOIN security_profiles p ON p.id = r.profile_id \
-             WHERE r.started_at < $1 - make_interval(days => p.retention_period::int) ORDER BY r.id",
-        )
-        .bind(now)
-        .fetch_all(&self.pool)
-        .await?;
-        let mut purged = Purged::default();
-        // Files whose writer stopped without finishing (a server that died mid-write). A
-        // purge "as of" a later time must not take writes that are running now.
-        sqlx::query(
-            "DELETE FROM blobs WHERE NOT complete AND creation_time < LEAST($1, now()) - interval '1 day'",
-        )
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        for run in expired {
-            let mut tx = self.pool.begin().await?;
-            let (counts, files) = purge_run(&mut tx, run).await?;
-            tx.commit().await?;
-            purged.add(&counts);
-            for (account, name) in files {
-                if self.delete_blob(account, &name).await? {
-                    purged.files += 1;
-                }
-            }
-        }
-        Ok(purged)
+        super::retention::purge_expired(self, now).await
     }
-}
-
-/// Deletes one run and everything that hangs off it; answers the counts and the blob files to
-/// remove once the transaction has committed.
-async fn purge_run(tx: &mut PgConnection, run: i64) -> Result<(Purged, Vec<(i64, String)>)> {
-    let mut purged = Purged::default();
-    let mut files = Vec::new();
-    // Another server may have purged it meanwhile.
-    let present: Option<i64> = sqlx::query_scalar("SELECT id FROM runs WHERE id = $1 FOR UPDATE")
-        .bind(run)
-        .fetch_optional(&mut *tx)
-        .await?;
-    if present.is_none() {
-        return Ok((purged, files));
-    }
-    let reports = sqlx::query(
-        "SELECT rep.id, rep.account_id, rep.name, rep.activity_id, rep.status \
-         FROM report_runs rr JOIN reports rep ON rep.id = rr.report_id WHERE rr.run_id = $1",
-    )
-    .bind(run)
-    .fetch_all(&mut *tx)
-    .await?;
-    for report in &reports {
-        let id: i64 = report.try_get("id")?;
-        // The report's other runs stay; their `report_uri` stops naming it.
-        sqlx::query("UPDATE reports SET status = 'purged' WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(REFRESH_REPORT_URI)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM report_runs WHERE report_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM reports WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        purged.activities += sqlx::query("DELETE FROM activities WHERE id = $1")
-            .bind(report.try_get::<i64, _>("activity_id")?)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        purged.reports += 1;
-        if report.try_get::<String, _>("status")? == "succeeded" {
-            files.push((report.try_get("account_id")?, report.try_get("name")?));
-        }
-    }
-    let uploads = sqlx::query(
-        "SELECT account_id, upload FROM audits WHERE run_id = $1 AND upload IS NOT NULL",
-    )
-    .bind(run)
-    .fetch_all(&mut *tx)
-    .await?;
-    for upload in &uploads {
-        files.push((upload.try_get("account_id")?, upload.try_get("upload")?));
-    }
-    purged.rule_results = sqlx::query(
-        "DELETE FROM rule_results WHERE audit_id IN (SELECT id FROM audits WHERE run_id = $1)",
-    )
-    .bind(run)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    purged.audits = sqlx::query("DELETE FROM audits WHERE run_id = $1")
-        .bind(run)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    sqlx::query("DELETE FROM run_instances WHERE run_id = $1")
-        .bind(run)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("UPDATE security_profiles SET last_run_id = NULL WHERE last_run_id = $1")
-        .bind(run)
-        .execute(&mut *tx)
-        .await?;
-    let parent: i64 = sqlx::query_scalar("DELETE FROM runs WHERE id = $1 RETURNING activity_id")
-        .bind(run)
-        .fetch_one(&mut *tx)
-        .await?;
-    purged.activities += sqlx::query("DELETE FROM activities WHERE run_id = $1 OR id = $2")
-        .bind(run)
-        .bind(parent)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    purged.runs = 1;
-    Ok((purged, files))
 }

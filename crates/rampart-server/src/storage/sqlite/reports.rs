@@ -7,7 +7,7 @@ const REPORT_SUMMARY: &str = "Generate security profile compliance report.";
 
 /// Sets `report_uri` of the runs a report covers: "in-progress" while any report of the run is
 /// being written, else the newest finished report's name (or null).
-const REFRESH_REPORT_URI: &str = "UPDATE runs SET report_uri = CASE \
+pub(super) const REFRESH_REPORT_URI: &str = "UPDATE runs SET report_uri = CASE \
     WHEN EXISTS (SELECT 1 FROM report_runs rr JOIN reports rep ON rep.id = rr.report_id \
                  WHERE rr.run_id = runs.id AND rep.status = 'in-progress') THEN 'in-progress' \
     ELSE (SELECT rep.name FROM report_runs rr JOIN reports rep ON rep.id = rr.report_id \
@@ -15,10 +15,11 @@ const REFRESH_REPORT_URI: &str = "UPDATE runs SET report_uri = CASE \
     END WHERE id IN (SELECT run_id FROM report_runs WHERE report_id = ?)";
 
 async fn job_in(conn: &mut SqliteConnection, report_id: i64) -> Result<ReportJob> {
-    let row = sqlx::query("SELECT account_id, name, detailed FROM reports WHERE id = ?")
-        .bind(report_id)
-        .fetch_one(&mut *conn)
-        .await?;
+    let row =
+        sqlx::query("SELECT account_id, name, detailed, lease_token FROM reports WHERE id = ?")
+            .bind(report_id)
+            .fetch_one(&mut *conn)
+            .await?;
     let run_ids: Vec<i64> = sqlx::query_scalar(
         "SELECT r.id FROM report_runs rr JOIN runs r ON r.id = rr.run_id \
          WHERE rr.report_id = ? ORDER BY r.started_at, r.id",
@@ -32,6 +33,7 @@ async fn job_in(conn: &mut SqliteConnection, report_id: i64) -> Result<ReportJob
         name: row.try_get("name")?,
         detailed: row.try_get("detailed")?,
         run_ids,
+        lease_token: row.try_get("lease_token")?,
     })
 }
 
@@ -157,6 +159,7 @@ impl Reports for SqliteStore {
                 name,
                 detailed: request.detailed,
                 run_ids,
+                lease_token: 0,
             },
         ))
     }
@@ -177,8 +180,8 @@ impl Reports for SqliteStore {
         }
         let mut tx = self.write().await?;
         let ids: Vec<i64> = sqlx::query_scalar(
-            "UPDATE reports SET lease_until = ? WHERE status = 'in-progress' AND lease_until < ? \
-             RETURNING id",
+            "UPDATE reports SET lease_until = ?, lease_token = lease_token + 1 \
+             WHERE status = 'in-progress' AND lease_until < ? RETURNING id",
         )
         .bind(secs(lease_until))
         .bind(secs(now))
@@ -192,42 +195,57 @@ impl Reports for SqliteStore {
         Ok(jobs)
     }
 
-    async fn renew_report(&self, report_id: i64, lease_until: DateTime<Utc>) -> Result<()> {
+    async fn renew_report(
+        &self,
+        report_id: i64,
+        lease_token: i64,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool> {
         let mut tx = self.write().await?;
-        sqlx::query("UPDATE reports SET lease_until = ? WHERE id = ? AND status = 'in-progress'")
-            .bind(secs(lease_until))
-            .bind(report_id)
-            .execute(&mut *tx)
-            .await?;
+        let renewed = sqlx::query(
+            "UPDATE reports SET lease_until = ? WHERE id = ? AND lease_token = ? \
+             AND status = 'in-progress'",
+        )
+        .bind(secs(lease_until))
+        .bind(report_id)
+        .bind(lease_token)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         tx.commit().await?;
-        Ok(())
+        Ok(renewed == 1)
     }
 
     async fn finish_report(
         &self,
         report_id: i64,
+        lease_token: i64,
         outcome: std::result::Result<u64, String>,
         now: DateTime<Utc>,
     ) -> Result<bool> {
         let mut tx = self.write().await?;
+        let (status, bytes) = match &outcome {
+            Ok(bytes) => ("succeeded", Some(*bytes as i64)),
+            Err(_) => ("failed", None),
+        };
         let row = sqlx::query(
-            "SELECT activity_id, name FROM reports WHERE id = ? AND status = 'in-progress'",
+            "UPDATE reports SET status = ?, bytes = ?, completion_time = ? \
+             WHERE id = ? AND lease_token = ? AND status = 'in-progress' \
+             RETURNING activity_id, name",
         )
+        .bind(status)
+        .bind(bytes)
+        .bind(secs(now))
         .bind(report_id)
+        .bind(lease_token)
         .fetch_optional(&mut *tx)
         .await?;
+        // Ended by a writer that took it over, or purged: nothing to do here.
         let Some(row) = row else { return Ok(false) };
-        let (status, text, code, bytes) = match outcome {
-            Ok(bytes) => ("succeeded", row.try_get("name")?, 0, Some(bytes as i64)),
-            Err(reason) => ("failed", reason, 1, None),
+        let (text, code) = match outcome {
+            Ok(_) => (row.try_get::<String, _>("name")?, 0),
+            Err(reason) => (reason, 1),
         };
-        sqlx::query("UPDATE reports SET status = ?, bytes = ?, completion_time = ? WHERE id = ?")
-            .bind(status)
-            .bind(bytes)
-            .bind(secs(now))
-            .bind(report_id)
-            .execute(&mut *tx)
-            .await?;
         sqlx::query(
             "UPDATE activities SET status = ?, result_text = ?, result_code = ?, \
              completion_time = ? WHERE id = ?",
@@ -345,118 +363,6 @@ impl Reports for SqliteStore {
     }
 
     async fn purge_expired(&self, now: DateTime<Utc>) -> Result<Purged> {
-        let expired: Vec<i64> = sqlx::query_scalar(
-            "SELECT r.id FROM runs r JOIN security_profiles p ON p.id = r.profile_id \
-             WHERE r.started_at < ? - p.retention_period * 86400 ORDER BY r.id",
-        )
-        .bind(secs(now))
-        .fetch_all(&self.pool)
-        .await?;
-        let mut purged = Purged::default();
-        self.sweep_partial_files().await?;
-        for run in expired {
-            let mut tx = self.write().await?;
-            let (counts, files) = purge_run(&mut tx, run).await?;
-            tx.commit().await?;
-            purged.add(&counts);
-            for (account, name) in files {
-                if self.delete_blob(account, &name).await? {
-                    purged.files += 1;
-                }
-            }
-        }
-        Ok(purged)
+        super::retention::purge_expired(self, now).await
     }
-}
-
-/// Deletes one run and everything that hangs off it; answers the counts and the blob files to
-/// remove once the transaction has committed.
-async fn purge_run(tx: &mut SqliteConnection, run: i64) -> Result<(Purged, Vec<(i64, String)>)> {
-    let mut purged = Purged::default();
-    let mut files = Vec::new();
-    // Another server may have purged it meanwhile.
-    let present: Option<i64> = sqlx::query_scalar("SELECT id FROM runs WHERE id = ?")
-        .bind(run)
-        .fetch_optional(&mut *tx)
-        .await?;
-    if present.is_none() {
-        return Ok((purged, files));
-    }
-    let reports = sqlx::query(
-        "SELECT rep.id, rep.account_id, rep.name, rep.activity_id, rep.status \
-         FROM report_runs rr JOIN reports rep ON rep.id = rr.report_id WHERE rr.run_id = ?",
-    )
-    .bind(run)
-    .fetch_all(&mut *tx)
-    .await?;
-    for report in &reports {
-        let id: i64 = report.try_get("id")?;
-        // The report's other runs stay; their `report_uri` stops naming it.
-        sqlx::query("UPDATE reports SET status = 'purged' WHERE id = ?")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(REFRESH_REPORT_URI)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM report_runs WHERE report_id = ?")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM reports WHERE id = ?")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        purged.activities += sqlx::query("DELETE FROM activities WHERE id = ?")
-            .bind(report.try_get::<i64, _>("activity_id")?)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        purged.reports += 1;
-        if report.try_get::<String, _>("status")? == "succeeded" {
-            files.push((report.try_get("account_id")?, report.try_get("name")?));
-        }
-    }
-    let uploads = sqlx::query(
-        "SELECT account_id, upload FROM audits WHERE run_id = ? AND upload IS NOT NULL",
-    )
-    .bind(run)
-    .fetch_all(&mut *tx)
-    .await?;
-    for upload in &uploads {
-        files.push((upload.try_get("account_id")?, upload.try_get("upload")?));
-    }
-    purged.rule_results = sqlx::query(
-        "DELETE FROM rule_results WHERE audit_id IN (SELECT id FROM audits WHERE run_id = ?)",
-    )
-    .bind(run)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    purged.audits = sqlx::query("DELETE FROM audits WHERE run_id = ?")
-        .bind(run)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    sqlx::query("DELETE FROM run_instances WHERE run_id = ?")
-        .bind(run)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("UPDATE security_profiles SET last_run_id = NULL WHERE last_run_id = ?")
-        .bind(run)
-        .execute(&mut *tx)
-        .await?;
-    let parent: i64 = sqlx::query_scalar("DELETE FROM runs WHERE id = ? RETURNING activity_id")
-        .bind(run)
-        .fetch_one(&mut *tx)
-        .await?;
-    purged.activities += sqlx::query("DELETE FROM activities WHERE run_id = ? OR id = ?")
-        .bind(run)
-        .bind(parent)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    purged.runs = 1;
-    Ok((purged, files))
 }

@@ -1,0 +1,172 @@
+//! Retention on PostgreSQL: runs older than their profile's `retention_period` are deleted with
+//! everything that hangs off them. Rule results go first in short transactions of a few
+//! machines each (a run of 5,000 machines has millions), then the rest of the run in one.
+
+use super::reports::REFRESH_REPORT_URI;
+use super::*;
+
+/// Machines whose rule results one short transaction deletes.
+const AUDITS_PER_BATCH: usize = 50;
+
+pub(super) async fn purge_expired(store: &PgStore, now: DateTime<Utc>) -> Result<Purged> {
+    let expired: Vec<i64> = sqlx::query_scalar(
+        "SELECT r.id FROM runs r JOIN security_profiles p ON p.id = r.profile_id \
+         WHERE r.started_at < $1 - make_interval(days => p.retention_period::int) ORDER BY r.id",
+    )
+    .bind(now)
+    .fetch_all(&store.pool)
+    .await?;
+    let mut purged = Purged::default();
+    // Files whose writer stopped without finishing (a server that died mid-write). A purge
+    // "as of" a later time must not take writes that are running now.
+    sqlx::query(
+        "DELETE FROM blobs WHERE NOT complete \
+         AND creation_time < LEAST($1, now()) - interval '1 day'",
+    )
+    .bind(now)
+    .execute(&store.pool)
+    .await?;
+    for run in expired {
+        purged.rule_results += delete_rule_results(store, run).await?;
+        let mut tx = store.pool.begin().await?;
+        let (counts, files) = purge_run(&mut tx, run).await?;
+        tx.commit().await?;
+        purged.add(&counts);
+        // The run is gone: a file that cannot be removed now is logged, not fatal.
+        for (account, name) in files {
+            match store.delete_blob(account, &name).await {
+                Ok(true) => purged.files += 1,
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, file = name, "expired file not removed"),
+            }
+        }
+    }
+    Ok(purged)
+}
+
+/// Deletes the rule results of an expired run's audits, a few machines per transaction.
+async fn delete_rule_results(store: &PgStore, run: i64) -> Result<u64> {
+    let audits: Vec<i64> = sqlx::query_scalar("SELECT id FROM audits WHERE run_id = $1")
+        .bind(run)
+        .fetch_all(&store.pool)
+        .await?;
+    let mut deleted = 0;
+    for batch in audits.chunks(AUDITS_PER_BATCH) {
+        let mut tx = store.pool.begin().await?;
+        let mut delete = QueryBuilder::new("DELETE FROM rule_results WHERE audit_id IN (");
+        let mut ids = delete.separated(", ");
+        for id in batch {
+            ids.push_bind(id);
+        }
+        delete.push(")");
+        deleted += delete.build().execute(&mut *tx).await?.rows_affected();
+        tx.commit().await?;
+    }
+    Ok(deleted)
+}
+
+/// Deletes one run and everything that hangs off it; answers the counts and the blob files to
+/// remove once the transaction has committed.
+async fn purge_run(tx: &mut PgConnection, run: i64) -> Result<(Purged, Vec<(i64, String)>)> {
+    let mut purged = Purged::default();
+    let mut files = Vec::new();
+    // The profile, then the run: the order in which every writer of both locks them. Another
+    // server may have purged the run meanwhile, or be purging it now.
+    let profile: Option<i64> = sqlx::query_scalar("SELECT profile_id FROM runs WHERE id = $1")
+        .bind(run)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some(profile) = profile else {
+        return Ok((purged, files));
+    };
+    sqlx::query("SELECT id FROM security_profiles WHERE id = $1 FOR UPDATE")
+        .bind(profile)
+        .execute(&mut *tx)
+        .await?;
+    let present: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM runs WHERE id = $1 FOR UPDATE SKIP LOCKED")
+            .bind(run)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if present.is_none() {
+        return Ok((purged, files));
+    }
+
+    let reports = sqlx::query(
+        "SELECT rep.id, rep.account_id, rep.name, rep.activity_id, rep.status \
+         FROM report_runs rr JOIN reports rep ON rep.id = rr.report_id WHERE rr.run_id = $1",
+    )
+    .bind(run)
+    .fetch_all(&mut *tx)
+    .await?;
+    for report in &reports {
+        let id: i64 = report.try_get("id")?;
+        // The report's other runs stay; their `report_uri` stops naming it.
+        sqlx::query("UPDATE reports SET status = 'purged' WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(REFRESH_REPORT_URI)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM report_runs WHERE report_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM reports WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        purged.activities += sqlx::query("DELETE FROM activities WHERE id = $1")
+            .bind(report.try_get::<i64, _>("activity_id")?)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        purged.reports += 1;
+        if report.try_get::<String, _>("status")? == "succeeded" {
+            files.push((report.try_get("account_id")?, report.try_get("name")?));
+        }
+    }
+    let uploads = sqlx::query(
+        "SELECT account_id, upload FROM audits WHERE run_id = $1 AND upload IS NOT NULL",
+    )
+    .bind(run)
+    .fetch_all(&mut *tx)
+    .await?;
+    for upload in &uploads {
+        files.push((upload.try_get("account_id")?, upload.try_get("upload")?));
+    }
+    purged.rule_results = sqlx::query(
+        "DELETE FROM rule_results WHERE audit_id IN (SELECT id FROM audits WHERE run_id = $1)",
+    )
+    .bind(run)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    purged.audits = sqlx::query("DELETE FROM audits WHERE run_id = $1")
+        .bind(run)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    sqlx::query("DELETE FROM run_instances WHERE run_id = $1")
+        .bind(run)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE security_profiles SET last_run_id = NULL WHERE last_run_id = $1")
+        .bind(run)
+        .execute(&mut *tx)
+        .await?;
+    let parent: i64 = sqlx::query_scalar("DELETE FROM runs WHERE id = $1 RETURNING activity_id")
+        .bind(run)
+        .fetch_one(&mut *tx)
+        .await?;
+    purged.activities += sqlx::query("DELETE FROM activities WHERE run_id = $1 OR id = $2")
+        .bind(run)
+        .bind(parent)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    purged.runs = 1;
+    Ok((purged, files))
+}

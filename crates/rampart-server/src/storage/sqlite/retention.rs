@@ -1,0 +1,152 @@
+//! Retention on SQLite: runs older than their profile's `retention_period` are deleted with
+//! everything that hangs off them. Rule results go first in short transactions of a few
+//! machines each (a run of 5,000 machines has millions), then the rest of the run in one.
+
+use super::reports::REFRESH_REPORT_URI;
+use super::*;
+
+/// Machines whose rule results one short transaction deletes.
+const AUDITS_PER_BATCH: usize = 50;
+
+pub(super) async fn purge_expired(store: &SqliteStore, now: DateTime<Utc>) -> Result<Purged> {
+    let expired: Vec<i64> = sqlx::query_scalar(
+        "SELECT r.id FROM runs r JOIN security_profiles p ON p.id = r.profile_id \
+         WHERE r.started_at < ? - p.retention_period * 86400 ORDER BY r.id",
+    )
+    .bind(secs(now))
+    .fetch_all(&store.pool)
+    .await?;
+    let mut purged = Purged::default();
+    if let Err(e) = store.sweep_partial_files().await {
+        tracing::warn!(error = %e, "leftover partial files could not be swept");
+    }
+    for run in expired {
+        purged.rule_results += delete_rule_results(store, run).await?;
+        let mut tx = store.write().await?;
+        let (counts, files) = purge_run(&mut tx, run).await?;
+        tx.commit().await?;
+        purged.add(&counts);
+        // The run is gone: a file that cannot be removed now is logged, not fatal.
+        for (account, name) in files {
+            match store.delete_blob(account, &name).await {
+                Ok(true) => purged.files += 1,
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, file = name, "expired file not removed"),
+            }
+        }
+    }
+    Ok(purged)
+}
+
+/// Deletes the rule results of an expired run's audits, a few machines per transaction.
+async fn delete_rule_results(store: &SqliteStore, run: i64) -> Result<u64> {
+    let audits: Vec<i64> = sqlx::query_scalar("SELECT id FROM audits WHERE run_id = ?")
+        .bind(run)
+        .fetch_all(&store.pool)
+        .await?;
+    let mut deleted = 0;
+    for batch in audits.chunks(AUDITS_PER_BATCH) {
+        let mut tx = store.write().await?;
+        let mut delete = QueryBuilder::new("DELETE FROM rule_results WHERE audit_id IN (");
+        let mut ids = delete.separated(", ");
+        for id in batch {
+            ids.push_bind(id);
+        }
+        delete.push(")");
+        deleted += delete.build().execute(&mut *tx).await?.rows_affected();
+        tx.commit().await?;
+    }
+    Ok(deleted)
+}
+
+/// Deletes one run and everything that hangs off it; answers the counts and the blob files to
+/// remove once the transaction has committed.
+async fn purge_run(tx: &mut SqliteConnection, run: i64) -> Result<(Purged, Vec<(i64, String)>)> {
+    let mut purged = Purged::default();
+    let mut files = Vec::new();
+    // Another server may have purged it meanwhile, or be purging it now.
+    let present: Option<i64> = sqlx::query_scalar("SELECT id FROM runs WHERE id = ?")
+        .bind(run)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if present.is_none() {
+        return Ok((purged, files));
+    }
+    let reports = sqlx::query(
+        "SELECT rep.id, rep.account_id, rep.name, rep.activity_id, rep.status \
+         FROM report_runs rr JOIN reports rep ON rep.id = rr.report_id WHERE rr.run_id = ?",
+    )
+    .bind(run)
+    .fetch_all(&mut *tx)
+    .await?;
+    for report in &reports {
+        let id: i64 = report.try_get("id")?;
+        // The report's other runs stay; their `report_uri` stops naming it.
+        sqlx::query("UPDATE reports SET status = 'purged' WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(REFRESH_REPORT_URI)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM report_runs WHERE report_id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM reports WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        purged.activities += sqlx::query("DELETE FROM activities WHERE id = ?")
+            .bind(report.try_get::<i64, _>("activity_id")?)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        purged.reports += 1;
+        if report.try_get::<String, _>("status")? == "succeeded" {
+            files.push((report.try_get("account_id")?, report.try_get("name")?));
+        }
+    }
+    let uploads = sqlx::query(
+        "SELECT account_id, upload FROM audits WHERE run_id = ? AND upload IS NOT NULL",
+    )
+    .bind(run)
+    .fetch_all(&mut *tx)
+    .await?;
+    for upload in &uploads {
+        files.push((upload.try_get("account_id")?, upload.try_get("upload")?));
+    }
+    purged.rule_results = sqlx::query(
+        "DELETE FROM rule_results WHERE audit_id IN (SELECT id FROM audits WHERE run_id = ?)",
+    )
+    .bind(run)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    purged.audits = sqlx::query("DELETE FROM audits WHERE run_id = ?")
+        .bind(run)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    sqlx::query("DELETE FROM run_instances WHERE run_id = ?")
+        .bind(run)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE security_profiles SET last_run_id = NULL WHERE last_run_id = ?")
+        .bind(run)
+        .execute(&mut *tx)
+        .await?;
+    let parent: i64 = sqlx::query_scalar("DELETE FROM runs WHERE id = ? RETURNING activity_id")
+        .bind(run)
+        .fetch_one(&mut *tx)
+        .await?;
+    purged.activities += sqlx::query("DELETE FROM activities WHERE run_id = ? OR id = ?")
+        .bind(run)
+        .bind(parent)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    purged.runs = 1;
+    Ok((purged, files))
+}
