@@ -13,7 +13,7 @@ use anyhow::Context;
 use crate::backoff::Backoff;
 use crate::client::{CallError, Client};
 use crate::config::Config;
-use crate::delivery::Delivery;
+use crate::delivery::{Delivery, KnownVersions};
 use crate::fsutil;
 use crate::identity;
 use crate::protocol::{Action, Activity, Outcome, Polled};
@@ -68,6 +68,7 @@ impl Agent {
             delivery: Delivery {
                 client: client.clone(),
                 spool: spool.clone(),
+                known: KnownVersions::default(),
             },
             client,
             spool,
@@ -83,12 +84,13 @@ impl Agent {
     /// are still in the spool; an error when the activities could not be fetched.
     pub async fn run_once(&self) -> anyhow::Result<usize> {
         self.delivery.flush_with_retries().await;
-        let activities = self
+        let poll = self
             .client
             .activities(0)
             .await
             .map_err(|e| self.poll_error(e))?;
-        for item in &activities {
+        self.delivery.known.learn(&poll);
+        for item in &poll.activities {
             self.take(item).await?;
         }
         self.delivery.flush_with_retries().await;
@@ -133,13 +135,14 @@ impl Agent {
     /// activities ran: one answer the server keeps failing on does not hold up new work).
     async fn cycle(&self) -> anyhow::Result<usize> {
         let flushed = self.delivery.flush().await;
-        let activities = self
+        let poll = self
             .client
             .activities(self.config.poll_wait)
             .await
             .map_err(|e| self.poll_error(e))?;
+        self.delivery.known.learn(&poll);
         let mut handled = 0;
-        for item in &activities {
+        for item in &poll.activities {
             if self.take(item).await? {
                 handled += 1;
                 // Answer at once rather than after the next activity; a failure here is

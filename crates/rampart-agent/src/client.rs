@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use serde::Deserialize;
 
 use crate::identity::Identity;
-use crate::protocol::{ActivityList, Me, Outcome, Polled, Registered, Registration, UploadAnswer};
+use crate::protocol::{ActivityList, Me, Outcome, Poll, Registered, Registration, UploadAnswer};
 
 /// How long connecting may take before the server counts as unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -119,8 +119,8 @@ impl Client {
     }
 
     /// `GET /agent/v1/activities?wait=…`: the activities waiting for this machine, holding up to
-    /// `wait` seconds until there is one.
-    pub async fn activities(&self, wait: u64) -> Result<Vec<Polled>, CallError> {
+    /// `wait` seconds until there is one, and the benchmark versions the server holds.
+    pub async fn activities(&self, wait: u64) -> Result<Poll, CallError> {
         let request = self
             .request(
                 reqwest::Method::GET,
@@ -128,10 +128,11 @@ impl Client {
             )
             .timeout(CALL_TIMEOUT + Duration::from_secs(wait));
         let list: ActivityList = json(send(request).await?).await?;
-        Ok(list.items())
+        Ok(list.into_poll())
     }
 
-    /// `POST /agent/v1/activities/<id>/results` with the results file as it is.
+    /// `POST /agent/v1/activities/<id>/results` with a results file (gzip-compressed, as the
+    /// spool keeps it): the whole file, or its `TestResult` alone.
     pub async fn upload_results(
         &self,
         activity_id: i64,

@@ -3,17 +3,81 @@
 //! carrying the server's message; 404 and 409 (not this machine's, or answered already) end
 //! the matter; a refusal of the credentials (401, 403) says nothing about the answer, so it is
 //! kept like after a transient failure.
+//!
+//! A results file whose benchmark version the server holds (its last poll said so) is sent as
+//! its `TestResult` alone ([`crate::thin`]); should the server refuse that with 400 (it may have
+//! lost the version since), the whole file follows at once. The spool always keeps the whole
+//! file, so what is sent can change from one try to the next without anything being lost.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 
 use crate::backoff::{Backoff, SHORT_ATTEMPTS};
 use crate::client::{CallError, Client};
-use crate::protocol::{Outcome, Status};
-use crate::spool::{Entry, Kind, Spool};
+use crate::protocol::{KnownVersion, Outcome, Poll, Status, UploadAnswer};
+use crate::spool::{self, Entry, Kind, Spool};
+use crate::thin;
 
 /// The spool and the client that empties it.
 #[derive(Debug, Clone)]
 pub struct Delivery {
     pub client: Client,
     pub spool: Spool,
+    /// What the server last said it holds.
+    pub known: KnownVersions,
+}
+
+/// The benchmark versions whose rule texts the server holds, as its last poll with activities
+/// told them; shared by the poll and the deliveries. Empty until a poll tells (after a start, the
+/// first uploads are whole files).
+#[derive(Debug, Clone, Default)]
+pub struct KnownVersions(Arc<Mutex<HashSet<KnownVersion>>>);
+
+impl KnownVersions {
+    /// Takes in what a poll told: a poll with activities carries the server's whole list; an
+    /// idle one carries none, which says nothing.
+    pub fn learn(&self, poll: &Poll) {
+        if !poll.activities.is_empty() {
+            *self.lock() = poll.known_versions.iter().cloned().collect();
+        }
+    }
+
+    pub fn contains(&self, version: &KnownVersion) -> bool {
+        self.lock().contains(version)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+
+    /// The server refused a thin file of `version`: whole files until a poll says otherwise.
+    pub fn forget(&self, version: &KnownVersion) {
+        self.lock().remove(version);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<KnownVersion>> {
+        // A set of names cannot be left half-changed: a poisoned lock still holds a valid one.
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// What an upload sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sent {
+    /// The `TestResult` alone.
+    Thin,
+    Whole,
+}
+
+impl Sent {
+    fn as_str(self) -> &'static str {
+        match self {
+            Sent::Thin => "thin",
+            Sent::Whole => "whole",
+        }
+    }
 }
 
 impl Delivery {
@@ -82,12 +146,13 @@ impl Delivery {
         match entry.kind {
             Kind::Results => {
                 let bytes = self.spool.read(entry)?;
-                match self.client.upload_results(id, bytes).await {
-                    Ok(answer) => tracing::info!(
+                match self.upload(id, bytes).await {
+                    Ok((answer, sent)) => tracing::info!(
                         activity = id,
                         verdict = answer.verdict.as_deref().unwrap_or("-"),
                         passing = answer.passing_rules,
                         failing = answer.failing_rules,
+                        file = sent.as_str(),
                         "results delivered"
                     ),
                     Err(e) => match final_refusal(e)? {
@@ -117,6 +182,55 @@ impl Delivery {
             }
         }
         self.spool.remove(entry)
+    }
+
+    /// Uploads a spooled results file (`whole`, gzip): its `TestResult` alone when the server
+    /// holds the rule texts of its benchmark version, else — or when the server refuses the thin
+    /// file with 400 — the whole file.
+    async fn upload(&self, id: i64, whole: Vec<u8>) -> Result<(UploadAnswer, Sent), CallError> {
+        if let Some((version, body)) = self.thin(&whole).await {
+            match self.client.upload_results(id, body).await {
+                Err(CallError::Refused {
+                    status: 400,
+                    message,
+                    ..
+                }) => {
+                    tracing::info!(
+                        activity = id,
+                        "the server did not take the TestResult alone ({message}); sending the \
+                         whole results file"
+                    );
+                    self.known.forget(&version);
+                }
+                answer => return answer.map(|answer| (answer, Sent::Thin)),
+            }
+        }
+        let answer = self.client.upload_results(id, whole).await?;
+        Ok((answer, Sent::Whole))
+    }
+
+    /// The thin version of `whole` (gzip-compressed) when the server holds the rule texts of its
+    /// benchmark version. Cutting is CPU work on a few MB: it runs off the async threads.
+    async fn thin(&self, whole: &[u8]) -> Option<(KnownVersion, Vec<u8>)> {
+        if self.known.is_empty() {
+            return None;
+        }
+        let known = self.known.clone();
+        let whole = whole.to_vec();
+        let cutting = tokio::task::spawn_blocking(move || {
+            let thin = thin::cut(&whole)
+                .map_err(|e| tracing::debug!("{e:#}; sending the whole results file"))
+                .ok()?;
+            let version = KnownVersion {
+                benchmark_id: thin.benchmark_id,
+                version: thin.version,
+            };
+            if !known.contains(&version) {
+                return None;
+            }
+            Some((version, spool::gzip(&thin.document).ok()?))
+        });
+        cutting.await.ok().flatten()
     }
 }
 

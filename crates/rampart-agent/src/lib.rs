@@ -17,6 +17,7 @@ pub mod protocol;
 pub mod registration;
 pub mod runner;
 pub mod spool;
+pub mod thin;
 
 use std::process::ExitCode;
 

@@ -122,15 +122,36 @@ pub enum Polled {
     Unreadable { id: i64, reason: String },
 }
 
+/// A benchmark version whose rule texts the server holds: for its results, the `TestResult`
+/// alone is enough (a thin upload).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
+pub struct KnownVersion {
+    pub benchmark_id: String,
+    pub version: String,
+}
+
+/// The answer to a poll.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Poll {
+    pub activities: Vec<Polled>,
+    /// The benchmark versions the server holds; only told along with activities (empty
+    /// otherwise, which does not mean the server forgot them).
+    pub known_versions: Vec<KnownVersion>,
+}
+
 #[derive(Deserialize)]
 pub(crate) struct ActivityList {
     activities: Vec<serde_json::Value>,
+    /// Read leniently: a server that sends none, or entries of another shape, only costs whole
+    /// uploads.
+    #[serde(default)]
+    known_versions: serde_json::Value,
 }
 
 impl ActivityList {
-    /// The items, each read on its own; an item without even an id is logged and skipped (there
-    /// is nothing to answer it by).
-    pub(crate) fn items(self) -> Vec<Polled> {
+    /// The items, each read on its own (an item without even an id is logged and skipped: there
+    /// is nothing to answer it by), and the known versions.
+    pub(crate) fn into_poll(self) -> Poll {
         let mut items = Vec::new();
         for item in self.activities {
             let id = item.get("id").and_then(serde_json::Value::as_i64);
@@ -143,7 +164,17 @@ impl ActivityList {
                 (Err(e), None) => tracing::warn!("skipping an activity without id: {e}: {item}"),
             }
         }
-        items
+        let known_versions = match self.known_versions {
+            serde_json::Value::Array(entries) => entries
+                .into_iter()
+                .filter_map(|entry| serde_json::from_value(entry).ok())
+                .collect(),
+            _ => Vec::new(),
+        };
+        Poll {
+            activities: items,
+            known_versions,
+        }
     }
 }
 
@@ -206,8 +237,10 @@ mod tests {
             ]}"#,
         )
         .unwrap();
-        let activities: Vec<Activity> = list
-            .items()
+        let poll = list.into_poll();
+        assert_eq!(poll.known_versions, []);
+        let activities: Vec<Activity> = poll
+            .activities
             .into_iter()
             .map(|item| match item {
                 Polled::Activity(activity) => activity,
@@ -240,13 +273,46 @@ mod tests {
             ]}"#,
         )
         .unwrap();
-        let items = list.items();
+        let items = list.into_poll().activities;
         assert_eq!(items.len(), 2);
         assert!(
             matches!(&items[0], Polled::Unreadable { id: 20, reason } if reason.contains("string")),
             "{items:?}"
         );
         assert!(matches!(&items[1], Polled::Activity(a) if a.id == 21));
+    }
+
+    #[test]
+    fn known_versions_come_with_the_activities_and_odd_entries_are_skipped() {
+        let list: ActivityList = serde_json::from_str(
+            r#"{"activities": [{"id": 12, "type": "UsgActivity", "action": "audit"}],
+                "known_versions": [
+                  {"benchmark_id": "xccdf_org.ssgproject.content_benchmark_UBUNTU_22-04",
+                   "version": "0.1.65"},
+                  {"benchmark_id": 7},
+                  {"benchmark_id": "xccdf_b", "version": "2", "since": "later"}
+                ]}"#,
+        )
+        .unwrap();
+        let poll = list.into_poll();
+        assert_eq!(poll.activities.len(), 1);
+        let known = |id: &str, version: &str| KnownVersion {
+            benchmark_id: id.into(),
+            version: version.into(),
+        };
+        assert_eq!(
+            poll.known_versions,
+            [
+                known(
+                    "xccdf_org.ssgproject.content_benchmark_UBUNTU_22-04",
+                    "0.1.65"
+                ),
+                known("xccdf_b", "2")
+            ]
+        );
+        let list: ActivityList =
+            serde_json::from_str(r#"{"activities": [], "known_versions": null}"#).unwrap();
+        assert_eq!(list.into_poll(), Poll::default());
     }
 
     #[test]

@@ -713,16 +713,18 @@ async fn a_run_that_came_due_while_no_server_ran_starts_once_at_start_up(backend
     // The first server looks for due runs only once an hour: for this run it is as if it were down.
     let app = spawn_app_with(backend, |s| s.scheduler_interval_seconds = 3600).await;
     app.register("one", &[], "global").await;
-    let start = (chrono::Utc::now() + chrono::Duration::seconds(1))
-        .format("%Y-%m-%dT%H:%M:%SZ")
-        .to_string();
+    // A few seconds ahead, so that the profile is created before its start even on a loaded
+    // machine; then wait until the start has passed.
+    let start_at = chrono::Utc::now() + chrono::Duration::seconds(5);
+    let start = start_at.format("%Y-%m-%dT%H:%M:%SZ").to_string();
     let p = app
         .create_profile(
             "Missed",
             json!({"all_computers": true, "start_date": start}),
         )
         .await;
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let until_due = start_at - chrono::Utc::now() + chrono::Duration::milliseconds(1500);
+    tokio::time::sleep(until_due.to_std().unwrap_or_default()).await;
     assert_eq!(
         profile(&app, &p["id"]).await["last_run_results"]["timestamp"],
         Value::Null,

@@ -9,6 +9,7 @@ mod access_groups;
 mod auth;
 mod fleet;
 mod hardening;
+mod known_versions;
 mod openapi;
 mod processes;
 mod profiles_bad_input;

@@ -39,6 +39,19 @@ pub struct Work {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WorkList {
     pub activities: Vec<Work>,
+    /// The benchmark versions whose rule texts the server already holds for this machine's
+    /// account. For results of one of these, the agent may upload the `TestResult` element alone
+    /// (a "thin" upload, a few percent of the whole file). Empty when there are no activities.
+    pub known_versions: Vec<KnownVersion>,
+}
+
+/// A benchmark version whose rule texts the server holds.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KnownVersion {
+    /// The XCCDF Benchmark id, e.g. `xccdf_org.ssgproject.content_benchmark_UBUNTU_22-04`.
+    pub benchmark_id: String,
+    /// The Benchmark's version, as `TestResult@version` names it, e.g. `0.1.65`.
+    pub version: String,
 }
 
 /// The XCCDF profile id of a `usg` benchmark name (`disa_stig` is SSG's `stig`; a version suffix
@@ -96,8 +109,24 @@ pub async fn activities(
     loop {
         let found = state.store.deliver(computer.id, Utc::now()).await?;
         if !found.is_empty() || tokio::time::Instant::now() >= deadline {
+            // Only a poll that hands out work needs them: one query, and none for idle polls.
+            let known_versions = if found.is_empty() {
+                Vec::new()
+            } else {
+                state
+                    .store
+                    .known_versions(computer.account_id)
+                    .await?
+                    .into_iter()
+                    .map(|(benchmark_id, version)| KnownVersion {
+                        benchmark_id,
+                        version,
+                    })
+                    .collect()
+            };
             return Ok(Json(WorkList {
                 activities: found.into_iter().map(work).collect(),
+                known_versions,
             }));
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
