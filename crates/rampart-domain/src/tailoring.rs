@@ -217,11 +217,20 @@ fn scan(text: &str) -> Result<Content, TailoringError> {
                 return Err(malformed("the file holds no XML element".into()))
             }
             Event::Eof => return Ok(content),
-            Event::Text(_)
-            | Event::CData(_)
-            | Event::Decl(_)
-            | Event::PI(_)
-            | Event::Comment(_) => {}
+            // The file is stored and handed to agents as the UTF-8 text it arrived as: a
+            // declaration naming another encoding would make OpenSCAP misread it.
+            Event::Decl(decl) => {
+                if let Some(Ok(encoding)) = decl.encoding() {
+                    let encoding = String::from_utf8_lossy(&encoding).to_ascii_lowercase();
+                    if encoding != "utf-8" && encoding != "utf8" {
+                        return Err(malformed(format!(
+                            "the XML declaration names encoding `{encoding}`; a tailoring file \
+                             is UTF-8 text, so declare UTF-8 or no encoding"
+                        )));
+                    }
+                }
+            }
+            Event::Text(_) | Event::CData(_) | Event::PI(_) | Event::Comment(_) => {}
         }
         first = false;
     }

@@ -207,6 +207,12 @@ async fn admin(command: AdminCommand) -> anyhow::Result<()> {
                 purged.reports,
                 purged.files
             );
+            if purged.failed > 0 {
+                bail!(
+                    "{} expired runs could not be deleted (the log says why); run it again",
+                    purged.failed
+                );
+            }
             Ok(())
         }
         AdminCommand::RegistrationKey { options, account } => {

@@ -63,7 +63,16 @@ pub fn spawn(store: Arc<dyn Store>, job: ReportJob) {
         .clone();
     tokio::spawn(async move {
         let _slot = slots.acquire_owned().await;
-        write_report(store.as_ref(), job).await
+        // A report that waited for its turn may have been taken over meanwhile.
+        let until = Utc::now() + LEASE;
+        match store
+            .renew_report(job.report_id, job.lease_token, until)
+            .await
+        {
+            Ok(true) => write_report(store.as_ref(), job).await,
+            Ok(false) => tracing::info!(report = job.name, "report taken over while queued"),
+            Err(e) => tracing::error!(report = job.name, error = %e, "report lease not renewed"),
+        }
     });
 }
 

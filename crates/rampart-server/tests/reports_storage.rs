@@ -632,6 +632,8 @@ async fn purging_deletes_expired_runs_with_everything_that_hangs_off_them(store:
     w.finish_with_file(&spanning).await;
     assert_eq!(w.report_uri().await, Some(spanning.name.clone()));
 
+    // The machines that never answered have long timed out by then.
+    w.store.expire_activities(now, now).await.unwrap();
     let purged = w.store.purge_expired(now).await.unwrap();
     let expected = Purged {
         runs: 2,
@@ -642,6 +644,7 @@ async fn purging_deletes_expired_runs_with_everything_that_hangs_off_them(store:
         reports: 2,
         // Both reports' files and the uploads of runs a and b.
         files: 4,
+        failed: 0,
     };
     assert_eq!(purged, expected);
 
@@ -694,6 +697,15 @@ async fn runs_are_purged_only_once_expired_whatever_their_profile(store: Arc<dyn
     };
     let ancient = long_lived.start(t0).await;
 
+    // Machines are still at work on every run: nothing is deleted under them.
+    let waiting = w.store.purge_expired(t0 + days(4)).await.unwrap();
+    assert_eq!(waiting, Purged::default(), "open activities hold their run");
+    assert!(w.activity(old.parent).await.is_some());
+    // They time out (the server's activity timeout); then expired runs go.
+    w.store
+        .expire_activities(t0 + days(4), t0 + days(4))
+        .await
+        .unwrap();
     let purged = w.store.purge_expired(t0 + days(4)).await.unwrap();
     assert_eq!((purged.runs, purged.activities), (1, 3), "{purged:?}");
     assert_eq!(w.activity(old.parent).await, None, "archived, and expired");
@@ -703,6 +715,10 @@ async fn runs_are_purged_only_once_expired_whatever_their_profile(store: Arc<dyn
         "its profile keeps runs 730 days"
     );
 
+    w.store
+        .expire_activities(t0 + days(6), t0 + days(6))
+        .await
+        .unwrap();
     let purged = w.store.purge_expired(t0 + days(6)).await.unwrap();
     assert_eq!((purged.runs, purged.activities), (1, 3), "{purged:?}");
     assert_eq!(w.activity(recent.parent).await, None);

@@ -278,3 +278,20 @@ fn an_unknown_benchmark_in_extends_is_refused_with_the_valid_names() {
         "{message}"
     );
 }
+
+#[test]
+fn a_declaration_naming_another_encoding_than_utf8_is_refused() {
+    let body = r#"<Tailoring xmlns="http://checklists.nist.gov/xccdf/1.2" id="t"><Profile id="xccdf_a_profile_b" extends="xccdf_org.ssgproject.content_profile_stig"/></Tailoring>"#;
+    for encoding in ["ISO-8859-1", "UTF-16"] {
+        let text = format!(r#"<?xml version="1.0" encoding="{encoding}"?>{body}"#);
+        assert!(
+            matches!(Tailoring::parse(&text), Err(TailoringError::Malformed(m)) if m.contains("encoding")),
+            "{encoding} was accepted"
+        );
+    }
+    for encoding in ["UTF-8", "utf-8"] {
+        let text = format!(r#"<?xml version="1.0" encoding="{encoding}"?>{body}"#);
+        assert!(Tailoring::parse(&text).is_ok(), "{encoding} was refused");
+    }
+    assert!(Tailoring::parse(&format!(r#"<?xml version="1.0"?>{body}"#)).is_ok());
+}

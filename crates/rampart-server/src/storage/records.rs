@@ -418,6 +418,8 @@ pub struct Purged {
     pub reports: u64,
     /// Report files and raw uploads removed from the blob store.
     pub files: u64,
+    /// Expired runs that could not be deleted this time (logged); the next pass tries again.
+    pub failed: u64,
 }
 
 impl Purged {
@@ -428,5 +430,6 @@ impl Purged {
         self.rule_results += other.rule_results;
         self.reports += other.reports;
         self.files += other.files;
+        self.failed += other.failed;
     }
 }

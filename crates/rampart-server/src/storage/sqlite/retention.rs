@@ -1,17 +1,18 @@
 //! Retention on SQLite: runs older than their profile's `retention_period` are deleted with
-//! everything that hangs off them. Rule results go first in short transactions of a few
-//! machines each (a run of 5,000 machines has millions), then the rest of the run in one.
+//! everything that hangs off them, one run per transaction.
 
 use super::reports::REFRESH_REPORT_URI;
 use super::*;
 
-/// Machines whose rule results one short transaction deletes.
-const AUDITS_PER_BATCH: usize = 50;
-
 pub(super) async fn purge_expired(store: &SqliteStore, now: DateTime<Utc>) -> Result<Purged> {
+    // A run some machine is still working on waits until its activities end or time out: no
+    // upload ever races its run's deletion.
     let expired: Vec<i64> = sqlx::query_scalar(
         "SELECT r.id FROM runs r JOIN security_profiles p ON p.id = r.profile_id \
-         WHERE r.started_at < ? - p.retention_period * 86400 ORDER BY r.id",
+         WHERE r.started_at < ? - p.retention_period * 86400 \
+         AND NOT EXISTS (SELECT 1 FROM activities a WHERE a.run_id = r.id \
+                         AND a.status IN ('undelivered', 'delivered', 'scheduled')) \
+         ORDER BY r.id",
     )
     .bind(secs(now))
     .fetch_all(&store.pool)
@@ -21,10 +22,22 @@ pub(super) async fn purge_expired(store: &SqliteStore, now: DateTime<Utc>) -> Re
         tracing::warn!(error = %e, "leftover partial files could not be swept");
     }
     for run in expired {
-        purged.rule_results += delete_rule_results(store, run).await?;
-        let mut tx = store.write().await?;
-        let (counts, files) = purge_run(&mut tx, run).await?;
-        tx.commit().await?;
+        // One transaction per run: a run is deleted whole or not at all.
+        let deleted = async {
+            let mut tx = store.write().await?;
+            let deleted = purge_run(&mut tx, run).await?;
+            tx.commit().await?;
+            Ok::<_, StorageError>(deleted)
+        }
+        .await;
+        let (counts, files) = match deleted {
+            Ok(deleted) => deleted,
+            Err(e) => {
+                tracing::warn!(run, error = %e, "expired run left for the next pass");
+                purged.failed += 1;
+                continue;
+            }
+        };
         purged.add(&counts);
         // The run is gone: a file that cannot be removed now is logged, not fatal.
         for (account, name) in files {
@@ -36,27 +49,6 @@ pub(super) async fn purge_expired(store: &SqliteStore, now: DateTime<Utc>) -> Re
         }
     }
     Ok(purged)
-}
-
-/// Deletes the rule results of an expired run's audits, a few machines per transaction.
-async fn delete_rule_results(store: &SqliteStore, run: i64) -> Result<u64> {
-    let audits: Vec<i64> = sqlx::query_scalar("SELECT id FROM audits WHERE run_id = ?")
-        .bind(run)
-        .fetch_all(&store.pool)
-        .await?;
-    let mut deleted = 0;
-    for batch in audits.chunks(AUDITS_PER_BATCH) {
-        let mut tx = store.write().await?;
-        let mut delete = QueryBuilder::new("DELETE FROM rule_results WHERE audit_id IN (");
-        let mut ids = delete.separated(", ");
-        for id in batch {
-            ids.push_bind(id);
-        }
-        delete.push(")");
-        deleted += delete.build().execute(&mut *tx).await?.rows_affected();
-        tx.commit().await?;
-    }
-    Ok(deleted)
 }
 
 /// Deletes one run and everything that hangs off it; answers the counts and the blob files to
