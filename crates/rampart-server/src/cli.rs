@@ -38,6 +38,12 @@ pub enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Simulate a fleet of agents, for load tests and benchmarks.
+    ///
+    /// Registers N machines through the agent protocol and answers their activities by uploading
+    /// real results files (each machine's a little different); shows progress on stderr and ends
+    /// with the throughput on stdout (docs/fleet.md).
+    FleetSim(crate::fleet_sim::Options),
 }
 
 #[derive(Debug, Subcommand)]
@@ -108,6 +114,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { options, listen } => serve(options.settings(listen)?).await,
         Command::Admin { command } => admin(command).await,
+        Command::FleetSim(options) => crate::fleet_sim::command(options).await,
     }
 }
 

@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod fleet_sim;
 pub mod http;
 pub mod reports;
 pub mod scheduler;

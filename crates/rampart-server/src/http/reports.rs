@@ -100,6 +100,12 @@ pub async fn report(
         Some(end) if end.bare_date => (end.at + Duration::days(1) - Duration::seconds(1), false),
         Some(end) => (end.at, false),
     };
+    // Times end with 9999 (the range of the last day would reach into year 10000).
+    let last = chrono::NaiveDate::from_ymd_opt(9999, 12, 31)
+        .and_then(|d| d.and_hms_opt(23, 59, 59))
+        .expect("a valid date")
+        .and_utc();
+    let to = to.min(last);
     if to < start.at {
         return Err(ApiError::parameter(format!(
             "`end_date` ({}) is before `start_date` ({})",

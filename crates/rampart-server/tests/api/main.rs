@@ -8,6 +8,7 @@ mod helpers;
 mod access_groups;
 mod auth;
 mod fleet;
+mod fleet_sim;
 mod hardening;
 mod known_versions;
 mod openapi;
