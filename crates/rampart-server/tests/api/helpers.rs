@@ -419,3 +419,17 @@ pub fn fresh_results(name: &str) -> Vec<u8> {
         .to_string();
     text.replace("2026-12-03T", &tomorrow).into_bytes()
 }
+
+impl TestApp {
+    /// Waits (at most 20 s) for an activity to leave `in-progress`; answers it.
+    pub async fn finished(&self, activity: i64) -> Value {
+        for _ in 0..200 {
+            let answer = self.get(&format!("/api/v2/activities/{activity}")).await;
+            if answer.body["activity_status"] != "in-progress" {
+                return answer.body;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("activity {activity} did not finish");
+    }
+}

@@ -1,8 +1,6 @@
 //! Compliance reports over HTTP: the report flow from the first request to the second answer,
 //! both CSV kinds compared cell by cell with the fixtures' own content, date ranges, and `blob`.
 
-use std::time::Duration;
-
 use serde_json::{json, Value};
 
 use crate::helpers::{email, fixtures, fresh_results, spawn_app, AgentId, Backend, TestApp};
@@ -68,21 +66,9 @@ async fn report(app: &TestApp, profile: i64, query: &str) -> String {
     if first.body["id"].is_null() {
         return first.body["result_text"].as_str().unwrap().to_owned();
     }
-    let done = finished(app, first.body["id"].as_i64().unwrap()).await;
+    let done = app.finished(first.body["id"].as_i64().unwrap()).await;
     assert_eq!(done["activity_status"], "succeeded", "{done:?}");
     done["result_text"].as_str().unwrap().to_owned()
-}
-
-/// Waits (at most 20 s) for an activity to leave `in-progress`.
-async fn finished(app: &TestApp, activity: i64) -> Value {
-    for _ in 0..200 {
-        let answer = app.get(&format!("/api/v2/activities/{activity}")).await;
-        if answer.body["activity_status"] != "in-progress" {
-            return answer.body;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("activity {activity} did not finish");
 }
 
 /// The raw CSV of a report.
@@ -183,7 +169,7 @@ async fn a_report_is_started_once_then_answered_at_once(backend: Backend) {
     ));
     let id = activity["id"].as_i64().unwrap();
 
-    let done = finished(&app, id).await;
+    let done = app.finished(id).await;
     let name = format!(
         "Landscape_security_profile_audit_report_ID{}-{}.csv",
         fleet.profile,

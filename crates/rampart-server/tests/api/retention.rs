@@ -87,18 +87,6 @@ fn gunzip(bytes: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Waits (at most 20 s) for an activity to leave `in-progress`.
-async fn finished(app: &TestApp, activity: i64) -> Value {
-    for _ in 0..200 {
-        let answer = app.get(&format!("/api/v2/activities/{activity}")).await;
-        if answer.body["activity_status"] != "in-progress" {
-            return answer.body;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("activity {activity} did not finish");
-}
-
 /// A profile covering the machines tagged `tag`, kept `retention_period` days, run once, its
 /// machine answering with `U2204`. Answers (profile id, run parent id, run start, upload blob).
 async fn audited_once(
@@ -188,7 +176,7 @@ async fn purge_expired_deletes_runs_past_their_retention_with_their_results_repo
         .await;
     assert_eq!(requested.status, 200, "{:?}", requested.body);
     let report_activity = requested.body["id"].as_i64().expect("a new report");
-    let done = finished(&app, report_activity).await;
+    let done = app.finished(report_activity).await;
     assert_eq!(done["activity_status"], "succeeded", "{done:?}");
     let report = done["result_text"].as_str().unwrap().to_owned();
     assert_eq!(blob_status(&app, &report).await, 200);
