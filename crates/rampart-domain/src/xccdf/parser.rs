@@ -29,6 +29,8 @@ pub(super) struct Parser<'v, R, V> {
     /// Titles of the Values met so far, shown for `sub`; kept only when rule texts are wanted.
     pub(super) value_titles: HashMap<String, String>,
     pub(super) test_results: usize,
+    /// Reused for every rule text, which is then copied out at its own size.
+    pub(super) text_buffer: String,
 }
 
 /// A child of the Benchmark or of a Group, with what is needed of its attributes.
@@ -74,6 +76,7 @@ impl<'v, R: BufRead, V: Visitor> Parser<'v, R, V> {
             wants_rules: false,
             value_titles: HashMap::new(),
             test_results: 0,
+            text_buffer: String::new(),
         }
     }
 

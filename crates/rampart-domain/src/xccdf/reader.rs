@@ -1,15 +1,22 @@
-//! A thin layer over quick-xml's namespace-aware streaming reader: one reused buffer, element
-//! namespaces reduced to the few this module knows, entity references checked (only the five
-//! predefined ones and character references exist without a DTD), DTDs refused, and subtrees
-//! skipped without namespace bookkeeping.
+//! A thin layer over quick-xml's streaming reader: one reused buffer, element namespaces resolved
+//! by this module to the few it knows, entity references checked (only the five predefined ones
+//! and character references exist without a DTD), DTDs refused, and subtrees skipped without
+//! namespace bookkeeping.
+//!
+//! Namespaces are resolved here rather than by quick-xml's `NsReader`, which looks through every
+//! start tag's attributes for declarations and resolves every event: here a tag's attributes are
+//! read for declarations only when its bytes hold `xmlns`, and skipped subtrees are not resolved
+//! at all (BENCHMARKS.md, "Parser", has the measurements).
 
 use std::borrow::Cow;
 use std::io::BufRead;
 
+use memchr::{memchr2, memchr2_iter, memmem, memrchr2};
 use quick_xml::escape::resolve_xml_entity;
+use quick_xml::events::attributes::Attribute;
 use quick_xml::events::{BytesRef, BytesStart, BytesText, Event};
-use quick_xml::name::ResolveResult;
-use quick_xml::{NsReader, XmlVersion};
+use quick_xml::name::PrefixDeclaration;
+use quick_xml::{Reader, XmlVersion};
 
 use super::gzip::is_too_large;
 use super::XccdfError;
@@ -18,6 +25,7 @@ const XCCDF: &[u8] = super::XCCDF_NS.as_bytes();
 const XHTML: &[u8] = b"http://www.w3.org/1999/xhtml";
 const ARF: &[u8] = b"http://scap.nist.gov/schema/asset-reporting-format/1.1";
 const DATA_STREAM: &[u8] = b"http://scap.nist.gov/schema/scap/source/1.2";
+const XML_PREFIX_NS: &[u8] = b"http://www.w3.org/XML/1998/namespace";
 
 /// The namespace of an element, as far as this module cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,23 +40,15 @@ pub(super) enum Ns {
 }
 
 impl Ns {
-    fn of(resolved: ResolveResult<'_>) -> Result<Ns, XccdfError> {
-        Ok(match resolved {
-            ResolveResult::Bound(namespace) => match namespace.as_ref() {
-                XCCDF => Ns::Xccdf,
-                XHTML => Ns::Xhtml,
-                ARF => Ns::Arf,
-                DATA_STREAM => Ns::DataStream,
-                _ => Ns::Other,
-            },
-            ResolveResult::Unbound => Ns::None,
-            ResolveResult::Unknown(prefix) => {
-                return Err(XccdfError::Xml(format!(
-                    "the namespace prefix `{}` is not declared",
-                    String::from_utf8_lossy(&prefix)
-                )))
-            }
-        })
+    fn of_uri(uri: &[u8]) -> Ns {
+        match uri {
+            XCCDF => Ns::Xccdf,
+            XHTML => Ns::Xhtml,
+            ARF => Ns::Arf,
+            DATA_STREAM => Ns::DataStream,
+            b"" => Ns::None,
+            _ => Ns::Other,
+        }
     }
 }
 
@@ -100,44 +100,80 @@ impl<R: BufRead> std::io::Read for Bounded<R> {
 }
 
 impl<R: BufRead> BufRead for Bounded<R> {
+    #[inline]
     fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
         if self.longest > MAX_RUN {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!("more than {MAX_RUN} bytes of text or of one tag without markup"),
-            ));
+            return Err(run_too_long());
         }
         self.inner.fill_buf()
     }
 
+    #[inline]
     fn consume(&mut self, amount: usize) {
         if let Ok(buffer) = self.inner.fill_buf() {
             let taken = &buffer[..amount.min(buffer.len())];
-            for &byte in taken {
-                if byte == b'<' || byte == b'>' {
-                    self.run = 0;
-                } else {
-                    self.run += 1;
-                    self.longest = self.longest.max(self.run);
-                }
+            // Most chunks are a tag ending in `>`: no run in one can pass the limit when the
+            // chunk and the run before it together do not.
+            if matches!(taken.last(), Some(b'<' | b'>')) && self.run + taken.len() <= MAX_RUN {
+                self.run = 0;
+            } else {
+                measure_runs(taken, &mut self.run, &mut self.longest);
             }
         }
         self.inner.consume(amount);
     }
 }
 
+#[cold]
+fn run_too_long() -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidData,
+        format!("more than {MAX_RUN} bytes of text or of one tag without markup"),
+    )
+}
+
+/// Follows the runs without markup through `taken`: the run before its first marker continues
+/// `run`, the one after its last becomes the new `run`; `longest` keeps the longest.
+fn measure_runs(taken: &[u8], run: &mut usize, longest: &mut usize) {
+    match memchr2(b'<', b'>', taken) {
+        None => *run += taken.len(),
+        Some(first) => {
+            *longest = (*longest).max(*run + first);
+            let last = memrchr2(b'<', b'>', taken).unwrap_or(first);
+            // Runs between the first and last marker can only pass the limit in a chunk longer
+            // than it (a slice source hands out everything at once).
+            if taken.len() > MAX_RUN {
+                let mut previous = first;
+                for at in memchr2_iter(b'<', b'>', &taken[first + 1..=last]) {
+                    let at = first + 1 + at;
+                    *longest = (*longest).max(at - previous - 1);
+                    previous = at;
+                }
+            }
+            *run = taken.len() - last - 1;
+        }
+    }
+    *longest = (*longest).max(*run);
+}
+
+/// A namespace prefix bound in the open elements (an empty prefix: the default namespace).
+struct Binding {
+    prefix: Vec<u8>,
+    ns: Ns,
+}
+
 pub(super) struct Xml<R> {
-    reader: NsReader<Bounded<R>>,
+    reader: Reader<Bounded<R>>,
     buf: Vec<u8>,
-    /// The name of the last start tag, for `skip`.
-    last_start: Vec<u8>,
-    /// Elements open now.
-    depth: usize,
+    /// The bindings in scope, innermost last.
+    bindings: Vec<Binding>,
+    /// For each open element, how many bindings were in scope before its start tag.
+    scopes: Vec<usize>,
 }
 
 impl<R: BufRead> Xml<R> {
     pub(super) fn new(input: R) -> Self {
-        let mut reader = NsReader::from_reader(Bounded {
+        let mut reader = Reader::from_reader(Bounded {
             inner: input,
             run: 0,
             longest: 0,
@@ -149,41 +185,46 @@ impl<R: BufRead> Xml<R> {
         Xml {
             reader,
             buf: Vec::with_capacity(64 * 1024),
-            last_start: Vec::new(),
-            depth: 0,
+            bindings: Vec::new(),
+            scopes: Vec::with_capacity(MAX_DEPTH),
         }
     }
 
     pub(super) fn next(&mut self) -> Result<Item<'_>, XccdfError> {
         self.buf.clear();
-        let (resolved, event) = match self.reader.read_resolved_event_into(&mut self.buf) {
-            Ok(read) => read,
+        let event = match self.reader.read_event_into(&mut self.buf) {
+            Ok(event) => event,
             Err(error) => return Err(xml_error(error, self.reader.error_position())),
         };
         Ok(match event {
             Event::Start(start) => {
-                self.depth += 1;
-                if self.depth > MAX_DEPTH {
-                    return Err(XccdfError::Xml(format!(
-                        "elements nest more than {MAX_DEPTH} levels deep"
-                    )));
+                if self.scopes.len() >= MAX_DEPTH {
+                    return Err(too_deep());
                 }
-                let ns = Ns::of(resolved)?;
-                self.last_start.clear();
-                self.last_start.extend_from_slice(start.name().as_ref());
+                let before = self.bindings.len();
+                self.scopes.push(before);
+                declare(&mut self.bindings, &start)?;
+                let ns = resolve(&self.bindings, &start)?;
                 Item::Element {
                     ns,
                     start,
                     empty: false,
                 }
             }
-            Event::Empty(start) => Item::Element {
-                ns: Ns::of(resolved)?,
-                start,
-                empty: true,
-            },
+            Event::Empty(start) => {
+                // Declarations on an empty-element tag hold for that tag alone.
+                let before = self.bindings.len();
+                declare(&mut self.bindings, &start)?;
+                let ns = resolve(&self.bindings, &start);
+                self.bindings.truncate(before);
+                Item::Element {
+                    ns: ns?,
+                    start,
+                    empty: true,
+                }
+            }
             Event::End(_) => {
-                self.depth = self.depth.saturating_sub(1);
+                close(&mut self.scopes, &mut self.bindings);
                 Item::End
             }
             Event::Text(text) => Item::Text(text),
@@ -199,21 +240,41 @@ impl<R: BufRead> Xml<R> {
     }
 
     /// Skips the rest of the element whose start tag `next` just returned, nested content
-    /// included, without keeping any of it.
+    /// included, without keeping any of it and without resolving its namespaces. The nesting
+    /// limit, entity references and well-formedness are checked as everywhere else.
     pub(super) fn skip(&mut self) -> Result<(), XccdfError> {
-        // Event by event rather than `read_to_end_into`, so that the depth limit holds here too.
         let mut open = 1usize;
         loop {
-            match self.next()? {
-                Item::Element { empty: false, .. } => open += 1,
-                Item::End => {
+            self.buf.clear();
+            let event = match self.reader.read_event_into(&mut self.buf) {
+                Ok(event) => event,
+                Err(error) => return Err(xml_error(error, self.reader.error_position())),
+            };
+            match event {
+                Event::Start(_) => {
+                    open += 1;
+                    if self.scopes.len() + open > MAX_DEPTH + 1 {
+                        return Err(too_deep());
+                    }
+                }
+                Event::End(_) => {
                     open -= 1;
                     if open == 0 {
+                        close(&mut self.scopes, &mut self.bindings);
                         return Ok(());
                     }
                 }
-                Item::Eof => return Err(unexpected_eof()),
-                _ => {}
+                Event::GeneralRef(reference) => {
+                    resolve_reference(&reference)?;
+                }
+                Event::DocType(_) => return Err(XccdfError::Dtd),
+                Event::Eof => return Err(unexpected_eof()),
+                Event::Empty(_)
+                | Event::Text(_)
+                | Event::CData(_)
+                | Event::Comment(_)
+                | Event::PI(_)
+                | Event::Decl(_) => {}
             }
         }
     }
@@ -250,6 +311,93 @@ impl<R: BufRead> Xml<R> {
     }
 }
 
+/// Ends the innermost open element's scope.
+fn close(scopes: &mut Vec<usize>, bindings: &mut Vec<Binding>) {
+    if let Some(before) = scopes.pop() {
+        bindings.truncate(before);
+    }
+}
+
+fn too_deep() -> XccdfError {
+    XccdfError::Xml(format!("elements nest more than {MAX_DEPTH} levels deep"))
+}
+
+/// Adds the namespace declarations of `start` to `bindings`. Only a tag whose bytes hold `xmlns`
+/// can declare one, so the others' attributes are not read here.
+fn declare(bindings: &mut Vec<Binding>, start: &BytesStart<'_>) -> Result<(), XccdfError> {
+    if memmem::find(start, b"xmlns").is_none() {
+        return Ok(());
+    }
+    let bad = |message: &dyn std::fmt::Display| {
+        XccdfError::Xml(format!(
+            "in a `<{}>` tag: {message}",
+            String::from_utf8_lossy(start.name().as_ref())
+        ))
+    };
+    for attribute in start.attributes().with_checks(false) {
+        let attribute = attribute.map_err(|error| bad(&error))?;
+        let Some(declaration) = attribute.key.as_namespace_binding() else {
+            continue;
+        };
+        let uri = value(&attribute).map_err(|error| bad(&error))?;
+        let uri = uri.as_bytes();
+        let prefix = match declaration {
+            PrefixDeclaration::Default => &[][..],
+            PrefixDeclaration::Named(b"xml") if uri == XML_PREFIX_NS => continue,
+            PrefixDeclaration::Named(prefix @ (b"xml" | b"xmlns")) => {
+                return Err(bad(&format!(
+                    "the prefix `{}` cannot be declared",
+                    String::from_utf8_lossy(prefix)
+                )))
+            }
+            PrefixDeclaration::Named(prefix) if uri.is_empty() => {
+                return Err(bad(&format!(
+                    "the prefix `{}` cannot be bound to no namespace",
+                    String::from_utf8_lossy(prefix)
+                )))
+            }
+            PrefixDeclaration::Named(prefix) => prefix,
+        };
+        let ns = Ns::of_uri(uri);
+        // SSG content redeclares the XHTML prefix on thousands of elements: a binding that
+        // changes nothing this module resolves is not kept.
+        if lookup(bindings, prefix) == Some(ns) {
+            continue;
+        }
+        bindings.push(Binding {
+            prefix: prefix.to_vec(),
+            ns,
+        });
+    }
+    Ok(())
+}
+
+/// The namespace the innermost binding of `prefix` names, if it is bound.
+fn lookup(bindings: &[Binding], prefix: &[u8]) -> Option<Ns> {
+    bindings
+        .iter()
+        .rev()
+        .find(|binding| binding.prefix == prefix)
+        .map(|binding| binding.ns)
+}
+
+/// The namespace of the element `start`, from the innermost binding of its prefix.
+fn resolve(bindings: &[Binding], start: &BytesStart<'_>) -> Result<Ns, XccdfError> {
+    let name = start.name();
+    let prefix = name.prefix().map_or(&[][..], |prefix| prefix.into_inner());
+    if let Some(ns) = lookup(bindings, prefix) {
+        return Ok(ns);
+    }
+    match prefix {
+        b"" => Ok(Ns::None),
+        b"xml" => Ok(Ns::Other),
+        _ => Err(XccdfError::Xml(format!(
+            "the namespace prefix `{}` is not declared",
+            String::from_utf8_lossy(prefix)
+        ))),
+    }
+}
+
 /// The text of a text node.
 pub(super) fn decode<'b>(text: &BytesText<'b>) -> Result<Cow<'b, str>, XccdfError> {
     text.decode()
@@ -274,17 +422,35 @@ pub(super) fn attributes<'a, const N: usize>(
         ))
     };
     let mut values: [Option<Cow<'a, str>>; N] = std::array::from_fn(|_| None);
-    for attribute in start.attributes() {
+    // quick-xml's duplicate check compares every attribute with every other; only the names
+    // read here are checked, which is all a repeated attribute could change.
+    for attribute in start.attributes().with_checks(false) {
         let attribute = attribute.map_err(|error| bad(&error))?;
         let key = attribute.key.as_ref();
         if let Some(slot) = names.iter().position(|name| name.as_bytes() == key) {
-            let value = attribute
-                .normalized_value(XmlVersion::Implicit1_0)
-                .map_err(|error| bad(&error))?;
-            values[slot] = Some(value);
+            if values[slot].is_some() {
+                return Err(bad(&format!("the attribute `{}` is repeated", names[slot])));
+            }
+            values[slot] = Some(value(&attribute).map_err(|error| bad(&error))?);
         }
     }
     Ok(values)
+}
+
+/// An attribute's value, normalized as XML 1.0 says; borrowed, without the normalizer's pass,
+/// when it holds no reference and no white space but spaces (ids, times, words, addresses).
+fn value<'a>(attribute: &Attribute<'a>) -> Result<Cow<'a, str>, quick_xml::Error> {
+    if let Cow::Borrowed(raw) = attribute.value {
+        if !raw
+            .iter()
+            .any(|&byte| matches!(byte, b'&' | b'\t' | b'\r' | b'\n'))
+        {
+            return std::str::from_utf8(raw)
+                .map(Cow::Borrowed)
+                .map_err(|error| quick_xml::Error::Encoding(error.into()));
+        }
+    }
+    attribute.normalized_value(XmlVersion::Implicit1_0)
 }
 
 /// Names the root element and its namespace, for messages. A root's namespace can only be

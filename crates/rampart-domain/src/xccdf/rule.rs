@@ -147,7 +147,7 @@ impl<R: BufRead, V: Visitor> Parser<'_, R, V> {
     /// Reads XHTML mixed content to the end of the current element, as plain text. A `sub`
     /// shows the title of the Value it names when known, else the Value's id.
     fn rich_text(&mut self) -> Result<String, XccdfError> {
-        let mut text = PlainText::new(TEXT_LIMIT);
+        let mut text = PlainText::new(std::mem::take(&mut self.text_buffer), TEXT_LIMIT);
         let mut open: Vec<Markup> = Vec::new();
         let mut in_pre = 0usize;
         loop {
@@ -200,6 +200,8 @@ impl<R: BufRead, V: Visitor> Parser<'_, R, V> {
                 Item::Ignored => {}
             }
         }
-        Ok(text.finish())
+        let (text, buffer) = text.finish();
+        self.text_buffer = buffer;
+        Ok(text)
     }
 }

@@ -21,9 +21,11 @@ pub(super) struct PlainText {
 }
 
 impl PlainText {
-    pub(super) fn new(limit: usize) -> Self {
+    /// Writes into `buffer` (emptied first), so that one buffer serves many fields.
+    pub(super) fn new(mut buffer: String, limit: usize) -> Self {
+        buffer.clear();
         PlainText {
-            out: String::new(),
+            out: buffer,
             gap: Gap::None,
             run_newlines: 0,
             limit,
@@ -32,9 +34,12 @@ impl PlainText {
 
     /// Appends a text node; in `pre`, every line end is kept (at most one blank line).
     pub(super) fn push_text(&mut self, text: &str, pre: bool) {
-        for ch in text.chars() {
-            if matches!(ch, ' ' | '\t' | '\r' | '\n') {
-                if ch == '\n' {
+        let bytes = text.as_bytes();
+        let mut at = 0;
+        while at < bytes.len() {
+            let byte = bytes[at];
+            if matches!(byte, b' ' | b'\t' | b'\r' | b'\n') {
+                if byte == b'\n' {
                     self.run_newlines = self.run_newlines.saturating_add(1);
                 }
                 let gap = match self.run_newlines {
@@ -44,9 +49,35 @@ impl PlainText {
                     _ => Gap::Lines(2),
                 };
                 self.widen(gap);
+                at += 1;
             } else {
-                self.push_char(ch);
+                // A word: the bytes up to the next white space (ASCII, so a char boundary).
+                let end = bytes[at..]
+                    .iter()
+                    .position(|byte| matches!(byte, b' ' | b'\t' | b'\r' | b'\n'))
+                    .map_or(bytes.len(), |length| at + length);
+                self.push_run(&text[at..end]);
+                at = end;
             }
+        }
+    }
+
+    /// Appends characters without white space, as `push_char` would one by one.
+    fn push_run(&mut self, run: &str) {
+        let separator = match (self.out.is_empty(), self.gap) {
+            (true, _) | (_, Gap::None) => 0,
+            (false, Gap::Space) => 1,
+            (false, Gap::Lines(n)) => usize::from(n),
+        };
+        if self.out.len() + separator + run.len() + 2 > self.limit {
+            // Near the limit: char by char, so that the cut falls where it always did.
+            run.chars().for_each(|ch| self.push_char(ch));
+            return;
+        }
+        let mut chars = run.chars();
+        if let Some(first) = chars.next() {
+            self.push_char(first);
+            self.out.push_str(chars.as_str());
         }
     }
 
@@ -80,8 +111,9 @@ impl PlainText {
         self.widen(Gap::Lines(1));
     }
 
-    pub(super) fn finish(self) -> String {
-        self.out
+    /// The text, in a string of its own size, and the buffer back.
+    pub(super) fn finish(self) -> (String, String) {
+        (self.out.as_str().to_owned(), self.out)
     }
 
     fn widen(&mut self, gap: Gap) {
@@ -111,7 +143,7 @@ mod tests {
     use super::PlainText;
 
     fn plain(parts: &[&str]) -> String {
-        let mut text = PlainText::new(1000);
+        let mut text = PlainText::new(String::new(), 1000);
         for part in parts {
             match *part {
                 "<br>" => text.line_break(),
@@ -119,7 +151,7 @@ mod tests {
                 _ => text.push_text(part, false),
             }
         }
-        text.finish()
+        text.finish().0
     }
 
     #[test]
@@ -137,19 +169,31 @@ mod tests {
 
     #[test]
     fn preformatted_text_keeps_its_lines() {
-        let mut text = PlainText::new(1000);
+        let mut text = PlainText::new(String::new(), 1000);
         text.push_text("intro", false);
         text.block();
         text.push_text("\nline 1\n   line 2\n", true);
         text.block();
         text.push_text("after", false);
-        assert_eq!(text.finish(), "intro\nline 1\nline 2\nafter");
+        assert_eq!(text.finish().0, "intro\nline 1\nline 2\nafter");
+    }
+
+    #[test]
+    fn words_are_cut_at_the_limit_char_by_char() {
+        // "ab" + "\n\n" + "cd" is 6 bytes: the 2-byte é would leave less than 2 bytes of room
+        // under 9, the 1-byte f does not.
+        let mut text = PlainText::new(String::new(), 9);
+        text.push_text("ab\n\ncdéf", false);
+        assert_eq!(text.finish().0, "ab\n\ncdf");
+        let mut text = PlainText::new(String::new(), 1000);
+        text.push_text(" één  twee\tdrie ", false);
+        assert_eq!(text.finish().0, "één twee drie");
     }
 
     #[test]
     fn text_stops_at_its_limit() {
-        let mut text = PlainText::new(10);
+        let mut text = PlainText::new(String::new(), 10);
         text.push_text("abcdefghijklmnop", false);
-        assert!(text.finish().len() <= 10);
+        assert!(text.finish().0.len() <= 10);
     }
 }
