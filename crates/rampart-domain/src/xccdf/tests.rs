@@ -479,6 +479,62 @@ fn the_xccdf_namespace_is_accepted_under_any_prefix() {
 }
 
 #[test]
+fn a_namespace_bound_inside_an_element_ends_with_it() {
+    // `x` names another vocabulary on the first rule-result and XCCDF on the second; a
+    // declaration on an empty-element tag holds for that tag alone.
+    let results = format!(
+        r#"<x:rule-result xmlns:x="urn:other" idref="r0"><x:result>pass</x:result></x:rule-result>
+        <x:rule-result xmlns:x="{XCCDF_NS}" idref="r1"><x:result>fail</x:result></x:rule-result>
+        <rule-result xmlns="urn:other" idref="r2"/>
+        {}"#,
+        rule_result("r3", "pass")
+    );
+    let (summary, recorder) = run(&thin(&results)).unwrap();
+    let ids: Vec<_> = recorder.results.iter().map(|r| r.rule_id.as_str()).collect();
+    assert_eq!(ids, ["r1", "r3"], "only the XCCDF rule-results count");
+    assert_eq!((summary.counts.pass, summary.counts.fail), (1, 1));
+    // After its element ended, `x` is unbound again.
+    let doc = thin(&format!(
+        r#"<a xmlns:x="{XCCDF_NS}"/><x:rule-result idref="r1"><x:result>pass</x:result></x:rule-result>"#
+    ));
+    let err = run(&doc).unwrap_err();
+    assert!(err.to_string().contains("prefix `x` is not declared"), "{err}");
+}
+
+#[test]
+fn undeclared_prefixes_and_bad_declarations_are_refused() {
+    let undeclared = thin(r#"<y:extra/>"#);
+    let err = run(&undeclared).unwrap_err();
+    assert!(err.to_string().contains("prefix `y` is not declared"), "{err}");
+    for declaration in [r#"xmlns:p="""#, r#"xmlns:xmlns="urn:x""#, r#"xmlns:xml="urn:x""#] {
+        let doc = thin(&format!("<extra {declaration}/>"));
+        let err = run(&doc).expect_err(declaration);
+        assert!(matches!(err, XccdfError::Xml(_)), "{declaration}: {err}");
+    }
+    // The `xml` prefix is predefined, and may be declared with its own namespace.
+    let doc = thin(r#"<extra xmlns:xml="http://www.w3.org/XML/1998/namespace" xml:lang="en"/>"#);
+    assert!(run(&doc).is_ok());
+}
+
+#[test]
+fn a_repeated_attribute_the_parser_reads_is_refused() {
+    let doc = thin(
+        r#"<rule-result idref="r1" idref="r2" time="2026-12-03T12:29:28Z"><result>pass</result></rule-result>"#,
+    );
+    let err = run(&doc).unwrap_err();
+    assert!(err.to_string().contains("`idref` is repeated"), "{err}");
+}
+
+#[test]
+fn attribute_values_are_normalized_when_they_hold_references_or_line_ends() {
+    let doc = thin(r#"<rule-result idref="r&amp;1&#x41;" severity="
+high"><result>pass</result></rule-result>"#);
+    let (_, recorder) = run(&doc).unwrap();
+    assert_eq!(recorder.results[0].rule_id, "r&1A");
+    assert_eq!(recorder.results[0].severity, Severity::High);
+}
+
+#[test]
 fn two_test_results_are_refused() {
     let one = thin(&rule_result("r1", "pass"));
     let body = one.split_once('\n').unwrap().1;
