@@ -112,9 +112,12 @@ impl<R: BufRead> BufRead for Bounded<R> {
     fn consume(&mut self, amount: usize) {
         if let Ok(buffer) = self.inner.fill_buf() {
             let taken = &buffer[..amount.min(buffer.len())];
-            // Most chunks are a tag ending in `>`: no run in one can pass the limit when the
-            // chunk and the run before it together do not.
-            if matches!(taken.last(), Some(b'<' | b'>')) && self.run + taken.len() <= MAX_RUN {
+            // Most chunks are a tag ending in `>`, or text the next byte `<` ends: no run in
+            // one can pass the limit when the chunk and the run before it together do not, and
+            // the run after it is over at once.
+            let is_marker = |byte: Option<&u8>| matches!(byte, Some(b'<' | b'>'));
+            let ends_run = is_marker(taken.last()) || is_marker(buffer.get(taken.len()));
+            if ends_run && self.run + taken.len() <= MAX_RUN {
                 self.run = 0;
             } else {
                 measure_runs(taken, &mut self.run, &mut self.longest);

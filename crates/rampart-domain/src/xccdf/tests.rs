@@ -490,7 +490,11 @@ fn a_namespace_bound_inside_an_element_ends_with_it() {
         rule_result("r3", "pass")
     );
     let (summary, recorder) = run(&thin(&results)).unwrap();
-    let ids: Vec<_> = recorder.results.iter().map(|r| r.rule_id.as_str()).collect();
+    let ids: Vec<_> = recorder
+        .results
+        .iter()
+        .map(|r| r.rule_id.as_str())
+        .collect();
     assert_eq!(ids, ["r1", "r3"], "only the XCCDF rule-results count");
     assert_eq!((summary.counts.pass, summary.counts.fail), (1, 1));
     // After its element ended, `x` is unbound again.
@@ -498,15 +502,25 @@ fn a_namespace_bound_inside_an_element_ends_with_it() {
         r#"<a xmlns:x="{XCCDF_NS}"/><x:rule-result idref="r1"><x:result>pass</x:result></x:rule-result>"#
     ));
     let err = run(&doc).unwrap_err();
-    assert!(err.to_string().contains("prefix `x` is not declared"), "{err}");
+    assert!(
+        err.to_string().contains("prefix `x` is not declared"),
+        "{err}"
+    );
 }
 
 #[test]
 fn undeclared_prefixes_and_bad_declarations_are_refused() {
     let undeclared = thin(r#"<y:extra/>"#);
     let err = run(&undeclared).unwrap_err();
-    assert!(err.to_string().contains("prefix `y` is not declared"), "{err}");
-    for declaration in [r#"xmlns:p="""#, r#"xmlns:xmlns="urn:x""#, r#"xmlns:xml="urn:x""#] {
+    assert!(
+        err.to_string().contains("prefix `y` is not declared"),
+        "{err}"
+    );
+    for declaration in [
+        r#"xmlns:p="""#,
+        r#"xmlns:xmlns="urn:x""#,
+        r#"xmlns:xml="urn:x""#,
+    ] {
         let doc = thin(&format!("<extra {declaration}/>"));
         let err = run(&doc).expect_err(declaration);
         assert!(matches!(err, XccdfError::Xml(_)), "{declaration}: {err}");
@@ -527,8 +541,10 @@ fn a_repeated_attribute_the_parser_reads_is_refused() {
 
 #[test]
 fn attribute_values_are_normalized_when_they_hold_references_or_line_ends() {
-    let doc = thin(r#"<rule-result idref="r&amp;1&#x41;" severity="
-high"><result>pass</result></rule-result>"#);
+    let doc = thin(
+        r#"<rule-result idref="r&amp;1&#x41;" severity="
+high"><result>pass</result></rule-result>"#,
+    );
     let (_, recorder) = run(&doc).unwrap();
     assert_eq!(recorder.results[0].rule_id, "r&1A");
     assert_eq!(recorder.results[0].severity, Severity::High);
