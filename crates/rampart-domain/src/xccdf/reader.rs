@@ -10,8 +10,9 @@
 
 use std::borrow::Cow;
 use std::io::BufRead;
+use std::sync::LazyLock;
 
-use memchr::{memchr2, memchr2_iter, memmem, memrchr2};
+use memchr::{memchr, memchr2, memchr2_iter, memchr3, memmem, memrchr2};
 use quick_xml::escape::resolve_xml_entity;
 use quick_xml::events::attributes::Attribute;
 use quick_xml::events::{BytesRef, BytesStart, BytesText, Event};
@@ -328,7 +329,9 @@ fn too_deep() -> XccdfError {
 /// Adds the namespace declarations of `start` to `bindings`. Only a tag whose bytes hold `xmlns`
 /// can declare one, so the others' attributes are not read here.
 fn declare(bindings: &mut Vec<Binding>, start: &BytesStart<'_>) -> Result<(), XccdfError> {
-    if memmem::find(start, b"xmlns").is_none() {
+    static XMLNS: LazyLock<memmem::Finder<'static>> =
+        LazyLock::new(|| memmem::Finder::new("xmlns"));
+    if XMLNS.find(start).is_none() {
         return Ok(());
     }
     let bad = |message: &dyn std::fmt::Display| {
@@ -444,10 +447,7 @@ pub(super) fn attributes<'a, const N: usize>(
 /// when it holds no reference and no white space but spaces (ids, times, words, addresses).
 fn value<'a>(attribute: &Attribute<'a>) -> Result<Cow<'a, str>, quick_xml::Error> {
     if let Cow::Borrowed(raw) = attribute.value {
-        if !raw
-            .iter()
-            .any(|&byte| matches!(byte, b'&' | b'\t' | b'\r' | b'\n'))
-        {
+        if memchr3(b'&', b'\t', b'\n', raw).is_none() && memchr(b'\r', raw).is_none() {
             return std::str::from_utf8(raw)
                 .map(Cow::Borrowed)
                 .map_err(|error| quick_xml::Error::Encoding(error.into()));
