@@ -173,6 +173,7 @@ pub(super) struct Xml<R> {
     bindings: Vec<Binding>,
     /// For each open element, how many bindings were in scope before its start tag.
     scopes: Vec<usize>,
+    last_declarations: LastDeclarations,
 }
 
 impl<R: BufRead> Xml<R> {
@@ -191,6 +192,7 @@ impl<R: BufRead> Xml<R> {
             buf: Vec::with_capacity(64 * 1024),
             bindings: Vec::new(),
             scopes: Vec::with_capacity(MAX_DEPTH),
+            last_declarations: LastDeclarations::default(),
         }
     }
 
@@ -207,7 +209,7 @@ impl<R: BufRead> Xml<R> {
                 }
                 let before = self.bindings.len();
                 self.scopes.push(before);
-                declare(&mut self.bindings, &start)?;
+                declare(&mut self.bindings, &mut self.last_declarations, &start)?;
                 let ns = resolve(&self.bindings, &start)?;
                 Item::Element {
                     ns,
@@ -218,7 +220,7 @@ impl<R: BufRead> Xml<R> {
             Event::Empty(start) => {
                 // Declarations on an empty-element tag hold for that tag alone.
                 let before = self.bindings.len();
-                declare(&mut self.bindings, &start)?;
+                declare(&mut self.bindings, &mut self.last_declarations, &start)?;
                 let ns = resolve(&self.bindings, &start);
                 self.bindings.truncate(before);
                 Item::Element {
@@ -328,18 +330,59 @@ fn too_deep() -> XccdfError {
 
 /// Adds the namespace declarations of `start` to `bindings`. Only a tag whose bytes hold `xmlns`
 /// can declare one, so the others' attributes are not read here.
-fn declare(bindings: &mut Vec<Binding>, start: &BytesStart<'_>) -> Result<(), XccdfError> {
+/// The declarations of the last tag that had any, by that tag's attribute bytes: SSG content
+/// repeats the same few (`xmlns:xhtml="…" xml:lang="en-US"`) on thousands of elements, which are
+/// then not read again.
+#[derive(Default)]
+struct LastDeclarations {
+    attributes: Vec<u8>,
+    declared: Vec<Binding>,
+}
+
+/// Tags with longer attributes are not remembered in `LastDeclarations`.
+const REMEMBERED_ATTRIBUTES: usize = 1024;
+
+/// Adds the namespace declarations of `start` to `bindings`. Only a tag whose bytes hold `xmlns`
+/// can declare one, so the others' attributes are not read here.
+fn declare(
+    bindings: &mut Vec<Binding>,
+    last: &mut LastDeclarations,
+    start: &BytesStart<'_>,
+) -> Result<(), XccdfError> {
     static XMLNS: LazyLock<memmem::Finder<'static>> =
         LazyLock::new(|| memmem::Finder::new("xmlns"));
-    if XMLNS.find(start).is_none() {
+    let attributes = &start[start.name().as_ref().len()..];
+    if attributes.len() < b" xmlns=''".len() || XMLNS.find(attributes).is_none() {
         return Ok(());
     }
+    if attributes != last.attributes.as_slice() {
+        last.declared = declarations(start)?;
+        last.attributes.clear();
+        if attributes.len() <= REMEMBERED_ATTRIBUTES {
+            last.attributes.extend_from_slice(attributes);
+        }
+    }
+    for binding in &last.declared {
+        // A binding that changes nothing this module resolves is not kept.
+        if lookup(bindings, &binding.prefix) != Some(binding.ns) {
+            bindings.push(Binding {
+                prefix: binding.prefix.clone(),
+                ns: binding.ns,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The namespace declarations among the attributes of `start`, checked.
+fn declarations(start: &BytesStart<'_>) -> Result<Vec<Binding>, XccdfError> {
     let bad = |message: &dyn std::fmt::Display| {
         XccdfError::Xml(format!(
             "in a `<{}>` tag: {message}",
             String::from_utf8_lossy(start.name().as_ref())
         ))
     };
+    let mut declared = Vec::new();
     for attribute in start.attributes().with_checks(false) {
         let attribute = attribute.map_err(|error| bad(&error))?;
         let Some(declaration) = attribute.key.as_namespace_binding() else {
@@ -364,18 +407,12 @@ fn declare(bindings: &mut Vec<Binding>, start: &BytesStart<'_>) -> Result<(), Xc
             }
             PrefixDeclaration::Named(prefix) => prefix,
         };
-        let ns = Ns::of_uri(uri);
-        // SSG content redeclares the XHTML prefix on thousands of elements: a binding that
-        // changes nothing this module resolves is not kept.
-        if lookup(bindings, prefix) == Some(ns) {
-            continue;
-        }
-        bindings.push(Binding {
+        declared.push(Binding {
             prefix: prefix.to_vec(),
-            ns,
+            ns: Ns::of_uri(uri),
         });
     }
-    Ok(())
+    Ok(declared)
 }
 
 /// The namespace the innermost binding of `prefix` names, if it is bound.
