@@ -506,6 +506,16 @@ fn a_namespace_bound_inside_an_element_ends_with_it() {
         err.to_string().contains("prefix `x` is not declared"),
         "{err}"
     );
+    // The same declaration bytes again, where they bind what was unbound: they hold there too.
+    let doc = thin(&format!(
+        r#"<a xmlns:x="urn:other"><x:b xmlns:x="{XCCDF_NS}"/></a>
+        <x:rule-result xmlns:x="{XCCDF_NS}"/>"#
+    ));
+    let err = run(&doc).unwrap_err();
+    assert!(
+        err.to_string().contains("`rule-result` lacks its `idref`"),
+        "{err}"
+    );
 }
 
 #[test]
