@@ -103,7 +103,7 @@ bench_backend() {
   options=(--data-dir "$data")
   if [ "$backend" = postgres ]; then
     pg_db=rampart_bench_api_$$
-    psql "$pg_base" -qAtc "DROP DATABASE IF EXISTS $pg_db" >/dev/null
+    psql "$pg_base" -qAtc "DROP DATABASE IF EXISTS $pg_db" >/dev/null 2>&1
     psql "$pg_base" -qAtc "CREATE DATABASE $pg_db" >/dev/null
     options+=(--database-url "${pg_base%/*}/$pg_db")
   fi
