@@ -48,19 +48,7 @@ impl<W: Write> CsvWriter<W> {
             self.inner.write_all(b",")?;
         }
         self.in_row = true;
-        if !value.contains([',', '"', '\r', '\n']) {
-            return self.inner.write_all(value.as_bytes());
-        }
-        self.inner.write_all(b"\"")?;
-        let mut pieces = value.split('"');
-        if let Some(first) = pieces.next() {
-            self.inner.write_all(first.as_bytes())?;
-        }
-        for piece in pieces {
-            self.inner.write_all(b"\"\"")?;
-            self.inner.write_all(piece.as_bytes())?;
-        }
-        self.inner.write_all(b"\"")
+        write_field(&mut self.inner, value)
     }
 
     /// Writes `value`'s `Display` form as one field (numbers, times), without allocating once
@@ -90,6 +78,30 @@ impl<W: Write> CsvWriter<W> {
     pub fn into_inner(self) -> W {
         self.inner
     }
+}
+
+/// Writes `value` as one field, quoted if it needs to be, with no separator before it: what
+/// [`CsvWriter::field`] writes after its `,`. For writers that render a field once and copy its
+/// bytes into many rows.
+pub fn write_field<W: Write + ?Sized>(out: &mut W, value: &str) -> io::Result<()> {
+    if !value.contains([',', '"', '\r', '\n']) {
+        return out.write_all(value.as_bytes());
+    }
+    out.write_all(b"\"")?;
+    let mut pieces = value.split('"');
+    if let Some(first) = pieces.next() {
+        out.write_all(first.as_bytes())?;
+    }
+    for piece in pieces {
+        out.write_all(b"\"\"")?;
+        out.write_all(piece.as_bytes())?;
+    }
+    out.write_all(b"\"")
+}
+
+/// [`write_field`] into a byte buffer, which cannot fail.
+pub fn push_field(out: &mut Vec<u8>, value: &str) {
+    write_field(out, value).expect("writing to a Vec cannot fail");
 }
 
 #[cfg(test)]
@@ -183,6 +195,28 @@ mod tests {
         writer.end_row().unwrap();
         let text = String::from_utf8(writer.into_inner()).unwrap();
         assert_eq!(text, "m-1,42,97.5,\"x,y\"\r\n\r\n");
+    }
+
+    #[test]
+    fn a_field_pushed_alone_is_what_the_writer_writes() {
+        for value in [
+            "",
+            "plain",
+            "a,b",
+            "say \"hi\"",
+            "\"",
+            "one\rtwo",
+            "x\ny",
+            " é, \"\" ",
+        ] {
+            let mut alone = Vec::new();
+            push_field(&mut alone, value);
+            assert_eq!(alone, csv(&[&[value]]).trim_end_matches("\r\n").as_bytes());
+            let mut row = b"x,".to_vec();
+            push_field(&mut row, value);
+            row.extend_from_slice(b"\r\n");
+            assert_eq!(String::from_utf8(row).unwrap(), csv(&[&["x", value]]));
+        }
     }
 
     #[test]

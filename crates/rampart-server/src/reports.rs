@@ -1,9 +1,11 @@
 //! The report worker: writes a compliance report's CSV (summary or detailed, as DESIGN.md lays
 //! them out) from the database to the blob store, then ends its activity.
 //!
-//! Memory stays flat however large the report: machines are read a page at a time, each
-//! machine's rule results one machine at a time, and the CSV leaves in pieces of `BLOB_CHUNK`
-//! bytes. Rule texts are read once per benchmark version and kept while the report is written.
+//! Memory stays flat however large the report: machines are read a page at a time, with the
+//! rule results of the whole page in one ordered read, and the CSV leaves in pieces of
+//! `BLOB_CHUNK` bytes, written by a task of their own while the next rows are rendered. Rule
+//! texts are read and CSV-escaped once per benchmark version and kept while the report is
+//! written, so a detailed row is a few copies ([`cells`]).
 //!
 //! A report is held by the server writing it through a lease that the worker renews; when a
 //! server stops mid-report, the lease runs out and the scheduler of any server takes it over.
@@ -16,9 +18,12 @@ use chrono::Utc;
 use rampart_domain::csv::CsvWriter;
 use rampart_domain::profile::pass_rate;
 use rampart_domain::time::format_time;
-use rampart_domain::xccdf::{ResultKind, Severity};
 
-use crate::storage::{ReportInstance, ReportJob, Store, StoredRule, BLOB_CHUNK};
+use crate::storage::{ReportInstance, ReportJob, Store, StoredResult, BLOB_CHUNK};
+
+mod cells;
+
+use cells::{push_rows, AuditCells, VersionCells, Words};
 
 /// How long a report is held by its writer without a renewal.
 pub const LEASE: chrono::Duration = chrono::Duration::minutes(2);
@@ -26,8 +31,11 @@ pub const LEASE: chrono::Duration = chrono::Duration::minutes(2);
 const RENEW_EVERY: Duration = Duration::from_secs(30);
 /// Machines read per query.
 const PAGE: i64 = 500;
-/// Benchmark versions whose rule texts are kept at once.
+/// Benchmark versions whose rule texts are kept at once, and the bytes they may take.
 const VERSIONS_KEPT: usize = 16;
+const VERSION_BYTES_KEPT: usize = 32 * 1024 * 1024;
+/// The CSV is sent to the blob store in pieces of about this size.
+const PIECE: usize = BLOB_CHUNK;
 
 pub const DETAILED_HEADER: [&str; 9] = [
     "Instance ID",
@@ -121,119 +129,163 @@ pub async fn write_report(store: &dyn Store, job: ReportJob) {
     }
 }
 
-/// A rule's texts as the detailed report shows them.
-struct RuleColumns {
-    rule_id: String,
-    identifiers_and_references: String,
-    description: String,
-    rationale: String,
-}
-
-impl From<StoredRule> for RuleColumns {
-    fn from(rule: StoredRule) -> Self {
-        Self {
-            identifiers_and_references: identifiers_and_references(&rule.identifiers, &rule.refs),
-            rule_id: rule.rule_id,
-            description: rule.description,
-            rationale: rule.rationale,
-        }
-    }
-}
-
-/// The identifiers' values, then the references' texts, joined with `; `.
-fn identifiers_and_references(identifiers: &str, refs: &str) -> String {
-    let values = |json: &str, key: &str| -> Vec<String> {
-        serde_json::from_str::<Vec<serde_json::Value>>(json)
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|item| item.get(key)?.as_str().map(str::to_owned))
-            .filter(|value| !value.is_empty())
-            .collect()
-    };
-    let mut all = values(identifiers, "value");
-    all.extend(values(refs, "text"));
-    all.join("; ")
-}
-
-/// Rule texts by benchmark version, read on first use.
+/// Benchmark versions' pre-rendered rule cells, read on first use.
 struct RuleTexts<'s> {
     store: &'s dyn Store,
-    versions: HashMap<i64, Arc<HashMap<i64, RuleColumns>>>,
+    versions: HashMap<i64, Arc<VersionCells>>,
+    bytes: usize,
 }
 
 impl RuleTexts<'_> {
-    async fn version(&mut self, id: i64) -> anyhow::Result<Arc<HashMap<i64, RuleColumns>>> {
+    async fn version(&mut self, id: i64) -> anyhow::Result<Arc<VersionCells>> {
         if let Some(rules) = self.versions.get(&id) {
             return Ok(rules.clone());
         }
-        if self.versions.len() >= VERSIONS_KEPT {
+        if self.versions.len() >= VERSIONS_KEPT || self.bytes >= VERSION_BYTES_KEPT {
             self.versions.clear();
+            self.bytes = 0;
         }
-        let rules: HashMap<i64, RuleColumns> = self
-            .store
-            .version_rules(id)
-            .await?
-            .into_iter()
-            .map(|rule| (rule.idx, RuleColumns::from(rule)))
-            .collect();
-        let rules = Arc::new(rules);
+        let rules = Arc::new(VersionCells::new(self.store.version_rules(id).await?));
+        self.bytes += rules.bytes();
         self.versions.insert(id, rules.clone());
         Ok(rules)
     }
 }
 
-/// The CSV on its way to the blob store.
-struct Output {
-    csv: CsvWriter<Vec<u8>>,
-    blob: Box<dyn crate::storage::BlobWriter>,
+/// What the writer task is sent.
+enum Piece {
+    Bytes(Vec<u8>),
+    /// Everything was sent: make the file readable.
+    End,
 }
 
+/// The CSV on its way to the blob store: rows are rendered into `buffer` here while a task of
+/// its own writes the previous pieces, so rendering and writing overlap. Dropped without
+/// [`finish`](Self::finish) (an error, a lost lease), the file is left unreadable.
+struct Output {
+    buffer: Vec<u8>,
+    pieces: tokio::sync::mpsc::Sender<Piece>,
+    /// Written buffers come back for reuse, so memory stays at a few pieces.
+    spare: tokio::sync::mpsc::Receiver<Vec<u8>>,
+    writer: tokio::task::JoinHandle<anyhow::Result<u64>>,
+}
+
+/// Pieces sent to the writer task at once, besides the one being written and the one filled.
+const PIECES_QUEUED: usize = 2;
+
 impl Output {
-    /// Sends what has piled up once it is a chunk's worth.
+    fn new(mut blob: Box<dyn crate::storage::BlobWriter>) -> Self {
+        let (pieces, mut incoming) = tokio::sync::mpsc::channel::<Piece>(PIECES_QUEUED);
+        let (give_back, spare) = tokio::sync::mpsc::channel(PIECES_QUEUED + 2);
+        let writer = tokio::spawn(async move {
+            while let Some(piece) = incoming.recv().await {
+                match piece {
+                    Piece::Bytes(mut bytes) => {
+                        blob.write(&bytes).await?;
+                        bytes.clear();
+                        let _ = give_back.try_send(bytes);
+                    }
+                    Piece::End => return Ok(blob.finish().await?),
+                }
+            }
+            anyhow::bail!("the report was abandoned while written")
+        });
+        Self {
+            buffer: Vec::with_capacity(PIECE + PIECE / 4),
+            pieces,
+            spare,
+            writer,
+        }
+    }
+
+    /// Sends what has piled up once it is a piece's worth.
     async fn flush_if_full(&mut self) -> anyhow::Result<()> {
-        if self.csv.get_mut().len() >= BLOB_CHUNK {
-            self.flush().await?;
+        if self.buffer.len() >= PIECE {
+            self.send().await?;
         }
         Ok(())
     }
 
-    async fn flush(&mut self) -> anyhow::Result<()> {
-        let buffer = self.csv.get_mut();
-        if !buffer.is_empty() {
-            self.blob.write(buffer).await?;
-            buffer.clear();
+    async fn send(&mut self) -> anyhow::Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let next = self
+            .spare
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(PIECE + PIECE / 4));
+        let full = std::mem::replace(&mut self.buffer, next);
+        if self.pieces.send(Piece::Bytes(full)).await.is_err() {
+            // The writer stopped: its error says why.
+            return Err(self.stopped().await);
         }
         Ok(())
+    }
+
+    async fn stopped(&mut self) -> anyhow::Error {
+        match (&mut self.writer).await {
+            Ok(Err(e)) => e,
+            Ok(Ok(_)) => anyhow::anyhow!("the report's file was finished early"),
+            Err(e) => anyhow::anyhow!("the report's writer failed: {e}"),
+        }
+    }
+
+    /// Sends the rest, makes the file readable and answers its size.
+    async fn finish(mut self) -> anyhow::Result<u64> {
+        self.send().await?;
+        if self.pieces.send(Piece::End).await.is_err() {
+            return Err(self.stopped().await);
+        }
+        match self.writer.await {
+            Ok(written) => written,
+            Err(e) => Err(anyhow::anyhow!("the report's writer failed: {e}")),
+        }
     }
 }
 
 async fn write_csv(store: &dyn Store, job: &ReportJob) -> anyhow::Result<u64> {
     let blob = store.create_blob(job.account_id, &job.name).await?;
-    let mut out = Output {
-        csv: CsvWriter::new(Vec::with_capacity(2 * BLOB_CHUNK)),
-        blob,
-    };
-    if job.detailed {
-        out.csv.write_row(DETAILED_HEADER)?;
-    } else {
-        out.csv.write_row(SUMMARY_HEADER)?;
+    let mut out = Output::new(blob);
+    {
+        let mut csv = CsvWriter::new(&mut out.buffer);
+        if job.detailed {
+            csv.write_row(DETAILED_HEADER)?;
+        } else {
+            csv.write_row(SUMMARY_HEADER)?;
+        }
     }
     let mut texts = RuleTexts {
         store,
         versions: HashMap::new(),
+        bytes: 0,
     };
+    let words = Words::new();
     let mut renewed = Instant::now();
     for &run in &job.run_ids {
         let mut after = 0;
         loop {
             let page = store.report_instances(run, after, PAGE).await?;
             let Some(last) = page.last() else { break };
+            let results = if job.detailed {
+                store.report_results(run, after, last.computer_id).await?
+            } else {
+                Vec::new()
+            };
             after = last.computer_id;
+            let mut results = &results[..];
             for instance in &page {
                 if job.detailed {
-                    detailed_rows(store, &mut texts, &mut out, instance).await?;
+                    // This machine's results lead the page's, which follow machine order.
+                    let audit_id = instance.audit.as_ref().map(|audit| audit.id);
+                    let mine = results
+                        .iter()
+                        .position(|(audit, _)| Some(*audit) != audit_id)
+                        .unwrap_or(results.len());
+                    let (own, rest) = results.split_at(mine);
+                    results = rest;
+                    detailed_rows(&mut texts, &words, &mut out, instance, own).await?;
                 } else {
-                    summary_row(&mut out.csv, instance)?;
+                    summary_row(&mut CsvWriter::new(&mut out.buffer), instance)?;
                 }
                 out.flush_if_full().await?;
                 if renewed.elapsed() >= RENEW_EVERY {
@@ -245,10 +297,13 @@ async fn write_csv(store: &dyn Store, job: &ReportJob) -> anyhow::Result<u64> {
                     renewed = Instant::now();
                 }
             }
+            anyhow::ensure!(
+                results.is_empty(),
+                "stored data is corrupt: rule results of run {run} belong to no machine read"
+            );
         }
     }
-    out.flush().await?;
-    Ok(out.blob.finish().await?)
+    out.finish().await
 }
 
 /// The verdict word of a machine's state in a run.
@@ -261,7 +316,10 @@ fn verdict(state: i64) -> &'static str {
     }
 }
 
-fn summary_row(csv: &mut CsvWriter<Vec<u8>>, instance: &ReportInstance) -> std::io::Result<()> {
+fn summary_row(
+    csv: &mut CsvWriter<&mut Vec<u8>>,
+    instance: &ReportInstance,
+) -> std::io::Result<()> {
     csv.field_display(instance.computer_id)?;
     csv.field(&instance.hostname)?;
     match &instance.audit {
@@ -289,59 +347,31 @@ fn summary_row(csv: &mut CsvWriter<Vec<u8>>, instance: &ReportInstance) -> std::
 /// still running, or failed without results) gets one row with its verdict and empty rule cells,
 /// so that no machine of the run is missing from the report.
 async fn detailed_rows(
-    store: &dyn Store,
     texts: &mut RuleTexts<'_>,
+    words: &Words,
     out: &mut Output,
     instance: &ReportInstance,
+    results: &[(i64, StoredResult)],
 ) -> anyhow::Result<()> {
     let Some(audit) = &instance.audit else {
-        out.csv.field_display(instance.computer_id)?;
+        let mut csv = CsvWriter::new(&mut out.buffer);
+        csv.field_display(instance.computer_id)?;
         for _ in 0..6 {
-            out.csv.field("")?;
+            csv.field("")?;
         }
-        out.csv.field(verdict(instance.state))?;
-        out.csv.field("")?;
-        out.csv.end_row()?;
+        csv.field(verdict(instance.state))?;
+        csv.field("")?;
+        csv.end_row()?;
         return Ok(());
     };
     let rules = texts.version(audit.version_id).await?;
-    let results = store.audit_results(audit.id).await?;
-    let report = audit.xccdf_profile.as_deref().unwrap_or("");
-    let time = format_time(audit.end_time);
-    for result in results {
-        let rule = rules.get(&result.rule_idx);
-        out.csv.field_display(instance.computer_id)?;
-        out.csv.field(report)?;
-        out.csv.field(rule.map_or("", |r| r.rule_id.as_str()))?;
-        out.csv
-            .field(Severity::from_code(result.severity).map_or("unknown", Severity::as_str))?;
-        out.csv
-            .field(rule.map_or("", |r| r.identifiers_and_references.as_str()))?;
-        out.csv.field(rule.map_or("", |r| r.description.as_str()))?;
-        out.csv.field(rule.map_or("", |r| r.rationale.as_str()))?;
-        out.csv
-            .field(ResultKind::from_code(result.result).map_or("unknown", ResultKind::as_str))?;
-        out.csv.field(&time)?;
-        out.csv.end_row()?;
-        if out.csv.get_mut().len() >= 4 * BLOB_CHUNK {
-            out.flush().await?;
-        }
+    let cells = AuditCells::new(instance.computer_id, audit);
+    // Rows in runs of a few hundred, so that a machine with thousands of rules does not pile up
+    // more than a piece before it is sent.
+    let results: Vec<StoredResult> = results.iter().map(|(_, result)| *result).collect();
+    for run in results.chunks(256) {
+        push_rows(&mut out.buffer, &cells, &rules, words, run);
+        out.flush_if_full().await?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn identifiers_come_before_references_and_empty_ones_are_left_out() {
-        let ids = r#"[{"system":"https://ncp.nist.gov/cce","value":"CCE-83484-8"}]"#;
-        let refs = r#"[{"href":"https://www.cisecurity.org/","text":"1.1.2"},{"href":"","text":""},{"href":"x","text":"SR 3.1"}]"#;
-        assert_eq!(
-            identifiers_and_references(ids, refs),
-            "CCE-83484-8; 1.1.2; SR 3.1"
-        );
-        assert_eq!(identifiers_and_references("[]", "[]"), "");
-    }
 }

@@ -331,6 +331,57 @@ impl World {
     }
 }
 
+// What the detailed report reads.
+
+async fn a_pages_rule_results_are_each_machines_audit_results_in_machine_order(
+    store: Arc<dyn Store>,
+) {
+    let w = World::new(store, 730).await;
+    let run = w.start(t(2, 12, 0, 0)).await;
+    let other_run = w.start(t(3, 12, 0, 0)).await;
+    let [first, second] = w.computers;
+    w.audit(run, second, "second").await;
+    w.audit(run, first, "first").await;
+    // Another run's results of the same machine are not this run's.
+    w.audit(other_run, first, "later").await;
+    let instances = w.store.report_instances(run.id, 0, 10).await.unwrap();
+    let audit_of = |computer: i64| {
+        let instance = instances
+            .iter()
+            .find(|i| i.computer_id == computer)
+            .unwrap();
+        instance.audit.as_ref().expect("audited").id
+    };
+    let tagged = |audit: i64, results: Vec<storage::StoredResult>| {
+        results.into_iter().map(move |r| (audit, r))
+    };
+    let (a, b) = (audit_of(first), audit_of(second));
+    let mut want: Vec<_> = tagged(a, w.store.audit_results(a).await.unwrap()).collect();
+    want.extend(tagged(b, w.store.audit_results(b).await.unwrap()));
+    assert_eq!(want.len(), 6, "three results each");
+    assert!(want
+        .iter()
+        .any(|(_, r)| r.result == ResultKind::Fail.code()));
+
+    let all = w.store.report_results(run.id, 0, i64::MAX).await.unwrap();
+    assert_eq!(all, want, "by machine, then rule index");
+    let (low, high) = (first.min(second), first.max(second));
+    let only_low = w.store.report_results(run.id, 0, low).await.unwrap();
+    assert_eq!(only_low, want[..3], "the page ends at its last machine");
+    let only_high = w.store.report_results(run.id, low, high).await.unwrap();
+    assert_eq!(only_high, want[3..], "and starts after the previous page's");
+    let none = w
+        .store
+        .report_results(run.id, high, i64::MAX)
+        .await
+        .unwrap();
+    assert_eq!(none, []);
+    // A machine of the run without an audit has no results, and is no error.
+    let unaudited = w.start(t(4, 12, 0, 0)).await;
+    let nothing = w.store.report_results(unaudited.id, 0, i64::MAX).await;
+    assert_eq!(nothing.unwrap(), []);
+}
+
 // Which runs a report covers.
 
 async fn a_report_covers_the_runs_that_started_in_its_range_oldest_first(store: Arc<dyn Store>) {
@@ -734,6 +785,7 @@ async fn runs_are_purged_only_once_expired_whatever_their_profile(store: Arc<dyn
 }
 
 on_both_backends!(
+    a_pages_rule_results_are_each_machines_audit_results_in_machine_order,
     a_report_covers_the_runs_that_started_in_its_range_oldest_first,
     a_range_without_runs_starts_no_report,
     another_accounts_profile_is_not_found,

@@ -125,6 +125,28 @@ pub(crate) fn stored_result((rule_idx, result, severity): (i64, i64, i64)) -> St
     }
 }
 
+/// Appends the rule results of `audit_id` read packed, one integer each: `rule_idx << 16 |
+/// result << 8 | severity`, with result and severity cut to 8 bits as [`stored_result`] does.
+pub(crate) fn unpack_results<E: std::fmt::Display>(
+    audit_id: i64,
+    packed: impl Iterator<Item = std::result::Result<i64, E>>,
+    out: &mut Vec<(i64, StoredResult)>,
+) -> Result<()> {
+    for value in packed {
+        let value = value
+            .map_err(|e| StorageError::Corrupt(format!("rule results of audit {audit_id}: {e}")))?;
+        out.push((
+            audit_id,
+            StoredResult {
+                rule_idx: value >> 16,
+                result: (value >> 8) as u8,
+                severity: value as u8,
+            },
+        ));
+    }
+    Ok(())
+}
+
 /// Splits a comma-joined tag list read from the database (tags never contain commas).
 pub(crate) fn split_tags(joined: Option<String>) -> Vec<String> {
     let mut tags: Vec<String> = joined
@@ -151,6 +173,24 @@ mod tests {
             free_name("web", &taken(&["web", "web-2", "web-4"])),
             "web-3"
         );
+    }
+
+    #[test]
+    fn packed_rule_results_unpack_to_their_index_result_and_severity() {
+        let mut out = Vec::new();
+        let packed = [(591 << 16) | (1 << 8) | 4, 0, (7 << 16) | (8 << 8) | 2];
+        unpack_results(9, packed.into_iter().map(Ok::<i64, String>), &mut out).unwrap();
+        assert_eq!(
+            out,
+            [
+                (9, stored_result((591, 1, 4))),
+                (9, stored_result((0, 0, 0))),
+                (9, stored_result((7, 8, 2))),
+            ]
+        );
+        let bad = ["12", "x"].into_iter().map(|n| n.parse::<i64>());
+        let error = unpack_results(3, bad, &mut out).unwrap_err();
+        assert!(error.to_string().contains("audit 3"), "{error}");
     }
 
     #[test]

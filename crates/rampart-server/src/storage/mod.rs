@@ -280,6 +280,15 @@ pub trait Reports {
     ) -> Result<Vec<ReportInstance>>;
     /// The rule results of an audit, by rule index.
     async fn audit_results(&self, audit_id: i64) -> Result<Vec<StoredResult>>;
+    /// The rule results of the run's machines with an id in (`after`, `through`], in one ordered
+    /// read: by machine id, then rule index, each with the id of the audit it belongs to. What
+    /// the detailed report reads, a page of machines at a time.
+    async fn report_results(
+        &self,
+        run_id: i64,
+        after: i64,
+        through: i64,
+    ) -> Result<Vec<(i64, StoredResult)>>;
     /// The rule texts of a benchmark version, by index.
     async fn version_rules(&self, version_id: i64) -> Result<Vec<StoredRule>>;
     /// What `name` is in the account: a tailoring file, a finished report, or nothing.

@@ -104,6 +104,62 @@ async fn coverage_follows_the_group_tree_tags_and_moves(backend: Backend) {
     assert_eq!(found.body["count"], 3, "{:?}", found.body);
 }
 
+async fn a_profiles_count_follows_its_own_changes_and_machines_registered_after_it(
+    backend: Backend,
+) {
+    let app = spawn_app_with(backend, |s| s.max_instances_per_profile = 2).await;
+    app.post(
+        "/api/v2/access-groups",
+        json!({"name": "eu", "title": "EU"}),
+    )
+    .await;
+    let web = app.create_profile("Web", json!({"tags": ["web"]})).await;
+    let other = app
+        .create_profile("Other", json!({"tags": ["other"]}))
+        .await;
+    assert_eq!(web["associated_instances"], 0);
+    let count = |body: Value| body["associated_instances"].clone();
+    let id = web["id"].clone();
+    app.register("a", &["web"], "global").await;
+    app.register("b", &["db"], "global").await;
+    app.register("c", &[], "eu").await;
+    assert_eq!(count(profile(&app, &id).await), 1, "a carries web");
+    assert_eq!(
+        count(profile(&app, &other["id"]).await),
+        0,
+        "nobody carries other"
+    );
+
+    let path = format!("/api/v2/security-profiles/{id}");
+    let retagged = app.patch(&path, json!({"tags": ["web", "db"]})).await;
+    assert_eq!(count(retagged.body), 2, "a and b");
+    let over = app.get("/api/v2/security-profiles?status=over-limit").await;
+    assert_eq!(over.body["count"], 0, "2 is the cap, not over it");
+    let all = app.patch(&path, json!({"all_computers": true})).await;
+    assert_eq!(count(all.body), 3, "every machine, c included");
+    let over = app.get("/api/v2/security-profiles?status=over-limit").await;
+    assert_eq!(over.body["count"], 1, "{:?}", over.body);
+    assert_eq!(over.body["results"][0]["id"], id);
+    let moved = app.patch(&path, json!({"access_group": "eu"})).await;
+    assert_eq!(count(moved.body), 1, "c alone is under eu");
+    app.register("d", &[], "eu").await;
+    let listed = app.get("/api/v2/security-profiles").await;
+    let counts: Vec<Value> = listed.body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| count(p.clone()))
+        .collect();
+    assert_eq!(
+        counts,
+        [json!(2), json!(0)],
+        "the list shows the same counts"
+    );
+    // A title change leaves the count alone.
+    let renamed = app.patch(&path, json!({"title": "Web (EU)"})).await;
+    assert_eq!(count(renamed.body), 2);
+}
+
 async fn a_run_counts_machines_as_they_answer(backend: Backend) {
     let app = spawn_app(backend).await;
     let agents = [
@@ -817,6 +873,7 @@ on_both_backends!(
     a_run_that_came_due_while_no_server_ran_starts_once_at_start_up,
     every_result_word_counts_as_designed,
     coverage_follows_the_group_tree_tags_and_moves,
+    a_profiles_count_follows_its_own_changes_and_machines_registered_after_it,
     a_run_counts_machines_as_they_answer,
     refused_uploads_change_nothing,
     executing_an_archived_profile_is_refused,

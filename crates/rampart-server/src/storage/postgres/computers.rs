@@ -3,6 +3,7 @@
 use rampart_domain::computer_query::{ComputerQuery, Term};
 
 use super::accounts::access_group_id;
+use super::profiles::count_computer;
 use super::*;
 
 const COMPUTER_SELECT: &str = "SELECT c.id, c.account_id, c.hostname, c.system_hostname, \
@@ -135,6 +136,7 @@ impl Computers for PgStore {
         .fetch_one(&mut *tx)
         .await?;
         set_tags(&mut tx, id, &new.tags).await?;
+        count_computer(&mut tx, new.account_id, id, 1).await?;
         let created = computer_in(&mut tx, new.account_id, id)
             .await?
             .ok_or(StorageError::NotFound)?;
@@ -211,6 +213,11 @@ impl Computers for PgStore {
         computer_in(&mut tx, account_id, id)
             .await?
             .ok_or(StorageError::NotFound)?;
+        // Its old coverage is uncounted, its new one counted once it has changed.
+        let moves = changes.access_group.is_some() || changes.tags.is_some();
+        if moves {
+            count_computer(&mut tx, account_id, id, -1).await?;
+        }
         if let Some(title) = &changes.title {
             sqlx::query("UPDATE computers SET title = $1 WHERE id = $2")
                 .bind(title)
@@ -229,6 +236,9 @@ impl Computers for PgStore {
         if let Some(tags) = &changes.tags {
             set_tags(&mut tx, id, tags).await?;
         }
+        if moves {
+            count_computer(&mut tx, account_id, id, 1).await?;
+        }
         let updated = computer_in(&mut tx, account_id, id)
             .await?
             .ok_or(StorageError::NotFound)?;
@@ -238,6 +248,8 @@ impl Computers for PgStore {
 
     async fn delete_computer(&self, account_id: i64, id: i64, now: DateTime<Utc>) -> Result<()> {
         let mut tx = self.pool.begin().await?;
+        // Uncounted while still there to be seen; a missing one counts for nothing.
+        count_computer(&mut tx, account_id, id, -1).await?;
         let deleted = sqlx::query("UPDATE computers SET deleted_time = $1 WHERE account_id = $2 AND id = $3 AND deleted_time IS NULL")
             .bind(now)
             .bind(account_id)

@@ -3,6 +3,7 @@
 use rampart_domain::computer_query::{ComputerQuery, Term};
 
 use super::accounts::access_group_id;
+use super::profiles::count_computer;
 use super::*;
 
 const COMPUTER_SELECT: &str = "SELECT c.id, c.account_id, c.hostname, c.system_hostname, \
@@ -134,6 +135,7 @@ impl Computers for SqliteStore {
         .fetch_one(&mut *tx)
         .await?;
         set_tags(&mut tx, id, &new.tags).await?;
+        count_computer(&mut tx, new.account_id, id, 1).await?;
         let created = computer_in(&mut tx, new.account_id, id)
             .await?
             .ok_or(StorageError::NotFound)?;
@@ -210,6 +212,11 @@ impl Computers for SqliteStore {
         computer_in(&mut tx, account_id, id)
             .await?
             .ok_or(StorageError::NotFound)?;
+        // Its old coverage is uncounted, its new one counted once it has changed.
+        let moves = changes.access_group.is_some() || changes.tags.is_some();
+        if moves {
+            count_computer(&mut tx, account_id, id, -1).await?;
+        }
         if let Some(title) = &changes.title {
             sqlx::query("UPDATE computers SET title = ? WHERE id = ?")
                 .bind(title)
@@ -228,6 +235,9 @@ impl Computers for SqliteStore {
         if let Some(tags) = &changes.tags {
             set_tags(&mut tx, id, tags).await?;
         }
+        if moves {
+            count_computer(&mut tx, account_id, id, 1).await?;
+        }
         let updated = computer_in(&mut tx, account_id, id)
             .await?
             .ok_or(StorageError::NotFound)?;
@@ -237,6 +247,8 @@ impl Computers for SqliteStore {
 
     async fn delete_computer(&self, account_id: i64, id: i64, now: DateTime<Utc>) -> Result<()> {
         let mut tx = self.write().await?;
+        // Uncounted while still there to be seen; a missing one counts for nothing.
+        count_computer(&mut tx, account_id, id, -1).await?;
         let deleted = sqlx::query("UPDATE computers SET deleted_time = ? WHERE account_id = ? AND id = ? AND deleted_time IS NULL")
             .bind(secs(now))
             .bind(account_id)

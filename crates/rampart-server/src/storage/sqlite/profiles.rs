@@ -3,22 +3,51 @@
 use super::accounts::access_group_id;
 use super::*;
 
-/// How many computers a profile (aliased `p`) covers now.
-/// How many computers a profile (aliased `p`) covers now.
+/// How many computers a profile (aliased `p`) covers now, counted from the computers; kept in
+/// `covered_instances` by every change to a profile's coverage or to a computer
+/// ([`count_computer`]), so that reading a profile never counts its computers.
 const COVERED: &str = concat!("(SELECT count(*) FROM computers c WHERE ", covers!(), ")");
 
-const PROFILE_SELECT: &str = concat!(
+const PROFILE_SELECT: &str =
     "SELECT p.id, p.account_id, p.name, p.title, p.benchmark, p.mode, p.schedule, p.start_date, \
      g.name AS access_group, p.all_computers, p.tags, p.restart_deliver_delay, \
      p.restart_deliver_delay_window, p.retention_period, p.status, p.next_run_time, \
      p.tailoring_file_uri, p.creation_time, p.modification_time, r.id AS run_id, \
      r.started_at AS run_started_at, r.not_started, r.in_progress, r.passing, r.failing, \
-     r.report_uri, (SELECT count(*) FROM computers c WHERE ",
-    covers!(),
-    ") AS associated_instances \
+     r.report_uri, p.covered_instances AS associated_instances \
      FROM security_profiles p JOIN access_groups g ON g.id = p.access_group_id \
-     LEFT JOIN runs r ON r.id = p.last_run_id"
-);
+     LEFT JOIN runs r ON r.id = p.last_run_id";
+
+/// Recounts the computers profile `id` covers, after a change to its tags, `all_computers` or
+/// access group.
+pub(super) async fn recount_coverage(conn: &mut sqlx::SqliteConnection, id: i64) -> Result<()> {
+    let sql =
+        format!("UPDATE security_profiles AS p SET covered_instances = {COVERED} WHERE p.id = ?");
+    sqlx::query(&sql).bind(id).execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// Adds `delta` to the count of every profile that covers computer `computer_id` as it stands
+/// now: +1 once it is registered or changed, -1 before it is changed or deleted.
+pub(super) async fn count_computer(
+    conn: &mut sqlx::SqliteConnection,
+    account_id: i64,
+    computer_id: i64,
+    delta: i64,
+) -> Result<()> {
+    sqlx::query(concat!(
+        "UPDATE security_profiles AS p SET covered_instances = covered_instances + ? \
+         WHERE p.account_id = ? AND EXISTS (SELECT 1 FROM computers c WHERE c.id = ? AND ",
+        covers!(),
+        ")"
+    ))
+    .bind(delta)
+    .bind(account_id)
+    .bind(computer_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
 
 /// The latest run's pass rate: round-half-up(100 × passing / (passing + failing)), NULL when
 /// nothing finished.
@@ -93,9 +122,7 @@ fn push_filter(qb: &mut QueryBuilder<'_, Sqlite>, account_id: i64, filter: &Prof
             qb.push(" AND p.status = 'archived'");
         }
         Some(StatusFilter::OverLimit { cap }) => {
-            qb.push(" AND p.status = 'active' AND ")
-                .push(COVERED)
-                .push(" > ")
+            qb.push(" AND p.status = 'active' AND p.covered_instances > ")
                 .push_bind(cap);
         }
         None => {}
@@ -163,6 +190,7 @@ impl Profiles for SqliteStore {
         .bind(secs(new.now))
         .fetch_one(&mut *tx)
         .await?;
+        recount_coverage(&mut tx, id).await?;
         if let Some(tailoring) = &new.tailoring {
             sqlx::query(
                 "UPDATE security_profiles SET tailoring_file = ?, tailoring_profile = ?, \
@@ -285,6 +313,12 @@ impl Profiles for SqliteStore {
         }
         update.push(" WHERE id = ").push_bind(id);
         update.build().execute(&mut *tx).await?;
+        if changes.tags.is_some()
+            || changes.all_computers.is_some()
+            || changes.access_group.is_some()
+        {
+            recount_coverage(&mut tx, id).await?;
+        }
         let updated = profile_in(&mut tx, account_id, id)
             .await?
             .ok_or(StorageError::NotFound)?;
