@@ -16,7 +16,9 @@ use std::io::BufRead;
 
 use chrono::{DateTime, Utc};
 
+mod bounded;
 mod gzip;
+mod namespaces;
 mod parser;
 mod reader;
 mod rule;

@@ -1,57 +1,27 @@
-//! A thin layer over quick-xml's streaming reader: one reused buffer, element namespaces resolved
-//! by this module to the few it knows, entity references checked (only the five predefined ones
-//! and character references exist without a DTD), DTDs refused, and subtrees skipped without
-//! namespace bookkeeping.
+//! The reader the parser walks the document with: quick-xml's streaming `Reader` with one
+//! reused buffer, element namespaces resolved (`namespaces.rs`), every event bounded in size
+//! (`bounded.rs`) and elements in nesting depth, entity references checked (only the five
+//! predefined ones and character references exist without a DTD), DTDs refused, and subtrees
+//! skipped without being kept.
 //!
-//! Namespaces are resolved here rather than by quick-xml's `NsReader`, which looks through every
-//! start tag's attributes for declarations and resolves every event: here a tag's attributes are
-//! read for declarations only when its bytes hold `xmlns`, and skipped subtrees are not resolved
-//! at all (BENCHMARKS.md, "Parser", has the measurements).
+//! quick-xml's own `NsReader` is not used: it looks through every start tag's attributes for
+//! declarations and resolves every event, skipped ones included, which cost most of a parse
+//! (BENCHMARKS.md, "Parser").
 
 use std::borrow::Cow;
 use std::io::BufRead;
-use std::sync::LazyLock;
 
-use memchr::{memchr, memchr2, memchr2_iter, memchr3, memmem, memrchr2};
+use memchr::{memchr, memchr3};
 use quick_xml::escape::resolve_xml_entity;
 use quick_xml::events::attributes::Attribute;
 use quick_xml::events::{BytesRef, BytesStart, BytesText, Event};
-use quick_xml::name::PrefixDeclaration;
 use quick_xml::{Reader, XmlVersion};
 
+use super::bounded::Bounded;
 use super::gzip::is_too_large;
+use super::namespaces::Namespaces;
+pub(super) use super::namespaces::Ns;
 use super::XccdfError;
-
-const XCCDF: &[u8] = super::XCCDF_NS.as_bytes();
-const XHTML: &[u8] = b"http://www.w3.org/1999/xhtml";
-const ARF: &[u8] = b"http://scap.nist.gov/schema/asset-reporting-format/1.1";
-const DATA_STREAM: &[u8] = b"http://scap.nist.gov/schema/scap/source/1.2";
-const XML_PREFIX_NS: &[u8] = b"http://www.w3.org/XML/1998/namespace";
-
-/// The namespace of an element, as far as this module cares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Ns {
-    Xccdf,
-    Xhtml,
-    Arf,
-    DataStream,
-    Other,
-    /// No namespace at all.
-    None,
-}
-
-impl Ns {
-    fn of_uri(uri: &[u8]) -> Ns {
-        match uri {
-            XCCDF => Ns::Xccdf,
-            XHTML => Ns::Xhtml,
-            ARF => Ns::Arf,
-            DATA_STREAM => Ns::DataStream,
-            b"" => Ns::None,
-            _ => Ns::Other,
-        }
-    }
-}
 
 /// One step through the document.
 pub(super) enum Item<'b> {
@@ -72,117 +42,19 @@ pub(super) enum Item<'b> {
     Eof,
 }
 
-/// The longest run of bytes without `<` or `>` the reader accepts: a text node, a tag with its
-/// attributes, a comment. Real results files stay far below; the limit keeps a hostile file from
-/// making the reader buffer gigabytes for one event.
-pub const MAX_RUN: usize = 16 * 1024 * 1024;
-
 /// How deeply elements may nest. Real files nest a few dozen levels; the reader keeps one entry
 /// per open element.
 pub const MAX_DEPTH: usize = 256;
 
-/// Fails a read once `MAX_RUN` bytes have passed without markup.
-pub(super) struct Bounded<R> {
-    inner: R,
-    /// Bytes since the last `<` or `>`.
-    run: usize,
-    /// The longest run seen so far.
-    longest: usize,
-}
-
-impl<R: BufRead> std::io::Read for Bounded<R> {
-    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        let available = self.fill_buf()?;
-        let n = available.len().min(out.len());
-        out[..n].copy_from_slice(&available[..n]);
-        self.consume(n);
-        Ok(n)
-    }
-}
-
-impl<R: BufRead> BufRead for Bounded<R> {
-    #[inline]
-    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
-        if self.longest > MAX_RUN {
-            return Err(run_too_long());
-        }
-        self.inner.fill_buf()
-    }
-
-    #[inline]
-    fn consume(&mut self, amount: usize) {
-        if let Ok(buffer) = self.inner.fill_buf() {
-            let taken = &buffer[..amount.min(buffer.len())];
-            // Most chunks are a tag ending in `>`, or text the next byte `<` ends: no run in
-            // one can pass the limit when the chunk and the run before it together do not, and
-            // the run after it is over at once.
-            let is_marker = |byte: Option<&u8>| matches!(byte, Some(b'<' | b'>'));
-            let ends_run = is_marker(taken.last()) || is_marker(buffer.get(taken.len()));
-            if ends_run && self.run + taken.len() <= MAX_RUN {
-                self.run = 0;
-            } else {
-                measure_runs(taken, &mut self.run, &mut self.longest);
-            }
-        }
-        self.inner.consume(amount);
-    }
-}
-
-#[cold]
-fn run_too_long() -> std::io::Error {
-    std::io::Error::new(
-        std::io::ErrorKind::InvalidData,
-        format!("more than {MAX_RUN} bytes of text or of one tag without markup"),
-    )
-}
-
-/// Follows the runs without markup through `taken`: the run before its first marker continues
-/// `run`, the one after its last becomes the new `run`; `longest` keeps the longest.
-fn measure_runs(taken: &[u8], run: &mut usize, longest: &mut usize) {
-    match memchr2(b'<', b'>', taken) {
-        None => *run += taken.len(),
-        Some(first) => {
-            *longest = (*longest).max(*run + first);
-            let last = memrchr2(b'<', b'>', taken).unwrap_or(first);
-            // Runs between the first and last marker can only pass the limit in a chunk longer
-            // than it (a slice source hands out everything at once).
-            if taken.len() > MAX_RUN {
-                let mut previous = first;
-                for at in memchr2_iter(b'<', b'>', &taken[first + 1..=last]) {
-                    let at = first + 1 + at;
-                    *longest = (*longest).max(at - previous - 1);
-                    previous = at;
-                }
-            }
-            *run = taken.len() - last - 1;
-        }
-    }
-    *longest = (*longest).max(*run);
-}
-
-/// A namespace prefix bound in the open elements (an empty prefix: the default namespace).
-struct Binding {
-    prefix: Vec<u8>,
-    ns: Ns,
-}
-
 pub(super) struct Xml<R> {
     reader: Reader<Bounded<R>>,
     buf: Vec<u8>,
-    /// The bindings in scope, innermost last.
-    bindings: Vec<Binding>,
-    /// For each open element, how many bindings were in scope before its start tag.
-    scopes: Vec<usize>,
-    last_declarations: LastDeclarations,
+    namespaces: Namespaces,
 }
 
 impl<R: BufRead> Xml<R> {
     pub(super) fn new(input: R) -> Self {
-        let mut reader = Reader::from_reader(Bounded {
-            inner: input,
-            run: 0,
-            longest: 0,
-        });
+        let mut reader = Reader::from_reader(Bounded::new(input));
         let config = reader.config_mut();
         config.trim_text(false);
         config.expand_empty_elements = false;
@@ -190,47 +62,46 @@ impl<R: BufRead> Xml<R> {
         Xml {
             reader,
             buf: Vec::with_capacity(64 * 1024),
-            bindings: Vec::new(),
-            scopes: Vec::with_capacity(MAX_DEPTH),
-            last_declarations: LastDeclarations::default(),
+            namespaces: Namespaces::new(MAX_DEPTH),
+        }
+    }
+
+    /// The next event into the buffer, at most `bounded::MAX_EVENT` bytes of it.
+    fn read(&mut self) -> Result<Event<'_>, XccdfError> {
+        self.buf.clear();
+        self.reader.get_mut().start_event();
+        match self.reader.read_event_into(&mut self.buf) {
+            Ok(event) => Ok(event),
+            Err(error) => Err(xml_error(error, self.reader.error_position())),
         }
     }
 
     pub(super) fn next(&mut self) -> Result<Item<'_>, XccdfError> {
         self.buf.clear();
+        self.reader.get_mut().start_event();
         let event = match self.reader.read_event_into(&mut self.buf) {
             Ok(event) => event,
             Err(error) => return Err(xml_error(error, self.reader.error_position())),
         };
         Ok(match event {
             Event::Start(start) => {
-                if self.scopes.len() >= MAX_DEPTH {
+                if self.namespaces.depth() >= MAX_DEPTH {
                     return Err(too_deep());
                 }
-                let before = self.bindings.len();
-                self.scopes.push(before);
-                declare(&mut self.bindings, &mut self.last_declarations, &start)?;
-                let ns = resolve(&self.bindings, &start)?;
+                let ns = self.namespaces.enter(&start)?;
                 Item::Element {
                     ns,
                     start,
                     empty: false,
                 }
             }
-            Event::Empty(start) => {
-                // Declarations on an empty-element tag hold for that tag alone.
-                let before = self.bindings.len();
-                declare(&mut self.bindings, &mut self.last_declarations, &start)?;
-                let ns = resolve(&self.bindings, &start);
-                self.bindings.truncate(before);
-                Item::Element {
-                    ns: ns?,
-                    start,
-                    empty: true,
-                }
-            }
+            Event::Empty(start) => Item::Element {
+                ns: self.namespaces.resolve_empty(&start)?,
+                start,
+                empty: true,
+            },
             Event::End(_) => {
-                close(&mut self.scopes, &mut self.bindings);
+                self.namespaces.leave();
                 Item::End
             }
             Event::Text(text) => Item::Text(text),
@@ -246,27 +117,25 @@ impl<R: BufRead> Xml<R> {
     }
 
     /// Skips the rest of the element whose start tag `next` just returned, nested content
-    /// included, without keeping any of it and without resolving its namespaces. The nesting
-    /// limit, entity references and well-formedness are checked as everywhere else.
+    /// included, without keeping any of it. The content must still be well-formed XML within
+    /// the limits (event size, nesting depth; entity references defined, no DTD), but its
+    /// namespace prefixes are not resolved: nothing of it is read, and resolving it cost more
+    /// than the rest of a known version's parse.
     pub(super) fn skip(&mut self) -> Result<(), XccdfError> {
+        let depth = self.namespaces.depth();
         let mut open = 1usize;
         loop {
-            self.buf.clear();
-            let event = match self.reader.read_event_into(&mut self.buf) {
-                Ok(event) => event,
-                Err(error) => return Err(xml_error(error, self.reader.error_position())),
-            };
-            match event {
+            match self.read()? {
                 Event::Start(_) => {
                     open += 1;
-                    if self.scopes.len() + open > MAX_DEPTH + 1 {
+                    if depth + open > MAX_DEPTH + 1 {
                         return Err(too_deep());
                     }
                 }
                 Event::End(_) => {
                     open -= 1;
                     if open == 0 {
-                        close(&mut self.scopes, &mut self.bindings);
+                        self.namespaces.leave();
                         return Ok(());
                     }
                 }
@@ -317,128 +186,8 @@ impl<R: BufRead> Xml<R> {
     }
 }
 
-/// Ends the innermost open element's scope.
-fn close(scopes: &mut Vec<usize>, bindings: &mut Vec<Binding>) {
-    if let Some(before) = scopes.pop() {
-        bindings.truncate(before);
-    }
-}
-
 fn too_deep() -> XccdfError {
     XccdfError::Xml(format!("elements nest more than {MAX_DEPTH} levels deep"))
-}
-
-/// Adds the namespace declarations of `start` to `bindings`. Only a tag whose bytes hold `xmlns`
-/// can declare one, so the others' attributes are not read here.
-/// The declarations of the last tag that had any, by that tag's attribute bytes: SSG content
-/// repeats the same few (`xmlns:xhtml="…" xml:lang="en-US"`) on thousands of elements, which are
-/// then not read again.
-#[derive(Default)]
-struct LastDeclarations {
-    attributes: Vec<u8>,
-    declared: Vec<Binding>,
-}
-
-/// Tags with longer attributes are not remembered in `LastDeclarations`.
-const REMEMBERED_ATTRIBUTES: usize = 1024;
-
-/// Adds the namespace declarations of `start` to `bindings`. Only a tag whose bytes hold `xmlns`
-/// can declare one, so the others' attributes are not read here.
-fn declare(
-    bindings: &mut Vec<Binding>,
-    last: &mut LastDeclarations,
-    start: &BytesStart<'_>,
-) -> Result<(), XccdfError> {
-    static XMLNS: LazyLock<memmem::Finder<'static>> =
-        LazyLock::new(|| memmem::Finder::new("xmlns"));
-    let attributes = &start[start.name().as_ref().len()..];
-    if attributes.len() < b" xmlns=''".len() || XMLNS.find(attributes).is_none() {
-        return Ok(());
-    }
-    if attributes != last.attributes.as_slice() {
-        last.declared = declarations(start)?;
-        last.attributes.clear();
-        if attributes.len() <= REMEMBERED_ATTRIBUTES {
-            last.attributes.extend_from_slice(attributes);
-        }
-    }
-    for binding in &last.declared {
-        // A binding that changes nothing this module resolves is not kept.
-        if lookup(bindings, &binding.prefix) != Some(binding.ns) {
-            bindings.push(Binding {
-                prefix: binding.prefix.clone(),
-                ns: binding.ns,
-            });
-        }
-    }
-    Ok(())
-}
-
-/// The namespace declarations among the attributes of `start`, checked.
-fn declarations(start: &BytesStart<'_>) -> Result<Vec<Binding>, XccdfError> {
-    let bad = |message: &dyn std::fmt::Display| {
-        XccdfError::Xml(format!(
-            "in a `<{}>` tag: {message}",
-            String::from_utf8_lossy(start.name().as_ref())
-        ))
-    };
-    let mut declared = Vec::new();
-    for attribute in start.attributes().with_checks(false) {
-        let attribute = attribute.map_err(|error| bad(&error))?;
-        let Some(declaration) = attribute.key.as_namespace_binding() else {
-            continue;
-        };
-        let uri = value(&attribute).map_err(|error| bad(&error))?;
-        let uri = uri.as_bytes();
-        let prefix = match declaration {
-            PrefixDeclaration::Default => &[][..],
-            PrefixDeclaration::Named(b"xml") if uri == XML_PREFIX_NS => continue,
-            PrefixDeclaration::Named(prefix @ (b"xml" | b"xmlns")) => {
-                return Err(bad(&format!(
-                    "the prefix `{}` cannot be declared",
-                    String::from_utf8_lossy(prefix)
-                )))
-            }
-            PrefixDeclaration::Named(prefix) if uri.is_empty() => {
-                return Err(bad(&format!(
-                    "the prefix `{}` cannot be bound to no namespace",
-                    String::from_utf8_lossy(prefix)
-                )))
-            }
-            PrefixDeclaration::Named(prefix) => prefix,
-        };
-        declared.push(Binding {
-            prefix: prefix.to_vec(),
-            ns: Ns::of_uri(uri),
-        });
-    }
-    Ok(declared)
-}
-
-/// The namespace the innermost binding of `prefix` names, if it is bound.
-fn lookup(bindings: &[Binding], prefix: &[u8]) -> Option<Ns> {
-    bindings
-        .iter()
-        .rev()
-        .find(|binding| binding.prefix == prefix)
-        .map(|binding| binding.ns)
-}
-
-/// The namespace of the element `start`, from the innermost binding of its prefix.
-fn resolve(bindings: &[Binding], start: &BytesStart<'_>) -> Result<Ns, XccdfError> {
-    let name = start.name();
-    let prefix = name.prefix().map_or(&[][..], |prefix| prefix.into_inner());
-    if let Some(ns) = lookup(bindings, prefix) {
-        return Ok(ns);
-    }
-    match prefix {
-        b"" => Ok(Ns::None),
-        b"xml" => Ok(Ns::Other),
-        _ => Err(XccdfError::Xml(format!(
-            "the namespace prefix `{}` is not declared",
-            String::from_utf8_lossy(prefix)
-        ))),
-    }
 }
 
 /// The text of a text node.
@@ -482,7 +231,7 @@ pub(super) fn attributes<'a, const N: usize>(
 
 /// An attribute's value, normalized as XML 1.0 says; borrowed, without the normalizer's pass,
 /// when it holds no reference and no white space but spaces (ids, times, words, addresses).
-fn value<'a>(attribute: &Attribute<'a>) -> Result<Cow<'a, str>, quick_xml::Error> {
+pub(super) fn value<'a>(attribute: &Attribute<'a>) -> Result<Cow<'a, str>, quick_xml::Error> {
     if let Cow::Borrowed(raw) = attribute.value {
         if memchr3(b'&', b'\t', b'\n', raw).is_none() && memchr(b'\r', raw).is_none() {
             return std::str::from_utf8(raw)

@@ -200,8 +200,6 @@ impl<R: BufRead, V: Visitor> Parser<'_, R, V> {
                 Item::Ignored => {}
             }
         }
-        let (text, buffer) = text.finish();
-        self.text_buffer = buffer;
-        Ok(text)
+        Ok(text.finish_into(&mut self.text_buffer))
     }
 }

@@ -111,9 +111,11 @@ impl PlainText {
         self.widen(Gap::Lines(1));
     }
 
-    /// The text, in a string of its own size, and the buffer back.
-    pub(super) fn finish(self) -> (String, String) {
-        (self.out.as_str().to_owned(), self.out)
+    /// The text, in a string of its own size; the buffer goes back to `buffer` for the next one.
+    pub(super) fn finish_into(self, buffer: &mut String) -> String {
+        let text = self.out.as_str().to_owned();
+        *buffer = self.out;
+        text
     }
 
     fn widen(&mut self, gap: Gap) {
@@ -151,7 +153,7 @@ mod tests {
                 _ => text.push_text(part, false),
             }
         }
-        text.finish().0
+        text.finish_into(&mut String::new())
     }
 
     #[test]
@@ -175,7 +177,10 @@ mod tests {
         text.push_text("\nline 1\n   line 2\n", true);
         text.block();
         text.push_text("after", false);
-        assert_eq!(text.finish().0, "intro\nline 1\nline 2\nafter");
+        assert_eq!(
+            text.finish_into(&mut String::new()),
+            "intro\nline 1\nline 2\nafter"
+        );
     }
 
     #[test]
@@ -184,16 +189,16 @@ mod tests {
         // under 9, the 1-byte f does not.
         let mut text = PlainText::new(String::new(), 9);
         text.push_text("ab\n\ncdéf", false);
-        assert_eq!(text.finish().0, "ab\n\ncdf");
+        assert_eq!(text.finish_into(&mut String::new()), "ab\n\ncdf");
         let mut text = PlainText::new(String::new(), 1000);
         text.push_text(" één  twee\tdrie ", false);
-        assert_eq!(text.finish().0, "één twee drie");
+        assert_eq!(text.finish_into(&mut String::new()), "één twee drie");
     }
 
     #[test]
     fn text_stops_at_its_limit() {
         let mut text = PlainText::new(String::new(), 10);
         text.push_text("abcdefghijklmnop", false);
-        assert!(text.finish().0.len() <= 10);
+        assert!(text.finish_into(&mut String::new()).len() <= 10);
     }
 }

@@ -1,6 +1,6 @@
 //! Hand-made documents for what the real files in `shared/fixtures` never show (they are tested
-//! in `tests/xccdf_fixtures.rs`): the rarer result words, hostile and malformed input, ARF and
-//! namespace variants.
+//! in `tests/xccdf_fixtures.rs`): the rarer result words, texts, ARF; namespaces in
+//! `namespaces.rs`, hostile and malformed input in `limits.rs`.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -10,6 +10,9 @@ use flate2::write::GzEncoder;
 use flate2::Compression;
 
 use super::*;
+
+mod limits;
+mod namespaces;
 
 #[derive(Debug, Default)]
 struct Recorder {
@@ -360,80 +363,6 @@ fn declined_rule_texts_are_skipped_but_counted() {
 }
 
 #[test]
-fn a_doctype_is_refused() {
-    let doc = format!(
-        "<?xml version=\"1.0\"?>\n<!DOCTYPE TestResult SYSTEM \"x.dtd\">\n{}",
-        thin("")
-            .split_once('\n')
-            .map(|(_, rest)| rest.to_owned())
-            .unwrap()
-    );
-    assert_eq!(run(&doc).unwrap_err(), XccdfError::Dtd);
-}
-
-#[test]
-fn a_billion_laughs_document_is_refused_quickly() {
-    let mut doc =
-        String::from("<?xml version=\"1.0\"?>\n<!DOCTYPE lolz [\n <!ENTITY lol \"lol\">\n");
-    for level in 1..=9 {
-        let previous = if level == 1 {
-            "lol".to_owned()
-        } else {
-            format!("lol{}", level - 1)
-        };
-        let body = format!("&{previous};").repeat(10);
-        doc.push_str(&format!(" <!ENTITY lol{level} \"{body}\">\n"));
-    }
-    doc.push_str("]>\n<TestResult xmlns=\"http://checklists.nist.gov/xccdf/1.2\" id=\"t\" end-time=\"2026-12-03T10:00:00Z\"><target>&lol9;</target></TestResult>\n");
-    let started = Instant::now();
-    assert_eq!(run(&doc).unwrap_err(), XccdfError::Dtd);
-    assert!(started.elapsed() < Duration::from_secs(1));
-}
-
-#[test]
-fn an_undefined_entity_is_an_xml_error() {
-    let doc = thin("").replace("<target>vm</target>", "<target>&vm;</target>");
-    let error = run(&doc).unwrap_err();
-    assert!(
-        matches!(&error, XccdfError::Xml(message) if message.contains("&vm;")),
-        "{error:?}"
-    );
-}
-
-#[test]
-fn malformed_xml_is_an_xml_error_with_its_position() {
-    let doc = thin(&rule_result("r1", "pass")).replace("</result>", "</reslut>");
-    let error = run(&doc).unwrap_err();
-    assert!(
-        matches!(&error, XccdfError::Xml(message) if message.contains("at byte")),
-        "{error:?}"
-    );
-    let mismatched = thin("").replace("</TestResult>", "</Testresult>");
-    let twice = thin("").replace(r#"id="tr1""#, r#"id="tr1" id="tr2""#);
-    for doc in [
-        "",
-        "   ",
-        "not xml at all",
-        "<TestResult",
-        &mismatched,
-        &twice,
-    ] {
-        assert!(matches!(run(doc), Err(XccdfError::Xml(_))), "{doc:?}");
-    }
-    // quick-xml does not check names: this one is an element named `<`.
-    assert!(run("<<>>").is_err());
-}
-
-#[test]
-fn a_document_cut_short_or_followed_by_more_is_refused() {
-    let doc = thin(&rule_result("r1", "pass"));
-    let cut = &doc[..doc.find("<score").unwrap()];
-    assert!(matches!(run(cut), Err(XccdfError::Xml(_))));
-    let doubled = format!("{doc}<TestResult/>");
-    assert!(matches!(run(&doubled), Err(XccdfError::Xml(_))));
-}
-
-#[test]
 fn a_root_that_is_not_xccdf_is_named() {
     let error = run("<html><body/></html>").unwrap_err();
     assert_eq!(error, XccdfError::NotXccdf("`html` in no namespace".into()));
@@ -448,116 +377,6 @@ fn a_root_that_is_not_xccdf_is_named() {
     assert!(error
         .to_string()
         .contains("its root element is `Benchmark`"));
-}
-
-#[test]
-fn the_right_local_names_in_a_wrong_namespace_are_refused() {
-    let doc = thin(&rule_result("r1", "pass")).replace(XCCDF_NS, "urn:not-xccdf");
-    assert!(matches!(run(&doc), Err(XccdfError::NotXccdf(_))));
-    // Inside an XCCDF Benchmark, a TestResult in another namespace is not the TestResult.
-    let doc = RULES_DOC.replace(
-        r#"<TestResult id="tr1""#,
-        r#"<TestResult xmlns="urn:other" id="tr1""#,
-    );
-    assert_eq!(run(&doc).unwrap_err(), XccdfError::NoTestResult);
-}
-
-#[test]
-fn the_xccdf_namespace_is_accepted_under_any_prefix() {
-    let doc = thin(&rule_result("r1", "notchecked"))
-        .replace("<", "<cdf:")
-        .replace("<cdf:/", "</cdf:")
-        .replace("<cdf:?xml", "<?xml")
-        .replace(
-            "xmlns=\"http://checklists.nist.gov/xccdf/1.2\"",
-            "xmlns:cdf=\"http://checklists.nist.gov/xccdf/1.2\"",
-        );
-    assert!(doc.contains("<cdf:rule-result"));
-    let (summary, recorder) = run(&doc).unwrap();
-    assert_eq!(summary.counts.notchecked, 1);
-    assert_eq!(recorder.info.unwrap().target, "vm");
-}
-
-#[test]
-fn a_namespace_bound_inside_an_element_ends_with_it() {
-    // `x` names another vocabulary on the first rule-result and XCCDF on the second; a
-    // declaration on an empty-element tag holds for that tag alone.
-    let results = format!(
-        r#"<x:rule-result xmlns:x="urn:other" idref="r0"><x:result>pass</x:result></x:rule-result>
-        <x:rule-result xmlns:x="{XCCDF_NS}" idref="r1"><x:result>fail</x:result></x:rule-result>
-        <rule-result xmlns="urn:other" idref="r2"/>
-        {}"#,
-        rule_result("r3", "pass")
-    );
-    let (summary, recorder) = run(&thin(&results)).unwrap();
-    let ids: Vec<_> = recorder
-        .results
-        .iter()
-        .map(|r| r.rule_id.as_str())
-        .collect();
-    assert_eq!(ids, ["r1", "r3"], "only the XCCDF rule-results count");
-    assert_eq!((summary.counts.pass, summary.counts.fail), (1, 1));
-    // After its element ended, `x` is unbound again.
-    let doc = thin(&format!(
-        r#"<a xmlns:x="{XCCDF_NS}"/><x:rule-result idref="r1"><x:result>pass</x:result></x:rule-result>"#
-    ));
-    let err = run(&doc).unwrap_err();
-    assert!(
-        err.to_string().contains("prefix `x` is not declared"),
-        "{err}"
-    );
-    // The same declaration bytes again, where they bind what was unbound: they hold there too.
-    let doc = thin(&format!(
-        r#"<a xmlns:x="urn:other"><x:b xmlns:x="{XCCDF_NS}"/></a>
-        <x:rule-result xmlns:x="{XCCDF_NS}"/>"#
-    ));
-    let err = run(&doc).unwrap_err();
-    assert!(
-        err.to_string().contains("`rule-result` lacks its `idref`"),
-        "{err}"
-    );
-}
-
-#[test]
-fn undeclared_prefixes_and_bad_declarations_are_refused() {
-    let undeclared = thin(r#"<y:extra/>"#);
-    let err = run(&undeclared).unwrap_err();
-    assert!(
-        err.to_string().contains("prefix `y` is not declared"),
-        "{err}"
-    );
-    for declaration in [
-        r#"xmlns:p="""#,
-        r#"xmlns:xmlns="urn:x""#,
-        r#"xmlns:xml="urn:x""#,
-    ] {
-        let doc = thin(&format!("<extra {declaration}/>"));
-        let err = run(&doc).expect_err(declaration);
-        assert!(matches!(err, XccdfError::Xml(_)), "{declaration}: {err}");
-    }
-    // The `xml` prefix is predefined, and may be declared with its own namespace.
-    let doc = thin(r#"<extra xmlns:xml="http://www.w3.org/XML/1998/namespace" xml:lang="en"/>"#);
-    assert!(run(&doc).is_ok());
-}
-
-#[test]
-fn a_repeated_attribute_the_parser_reads_is_refused() {
-    let doc = thin(
-        r#"<rule-result idref="r1" idref="r2" time="2026-12-03T12:29:28Z"><result>pass</result></rule-result>"#,
-    );
-    let err = run(&doc).unwrap_err();
-    assert!(err.to_string().contains("`idref` is repeated"), "{err}");
-}
-
-#[test]
-fn attribute_values_are_normalized_when_they_hold_references_or_line_ends() {
-    let doc = thin(
-        r#"<rule-result idref="r&amp;1&#x41;" severity="
-high"><result>pass</result></rule-result>"#,
-    );
-    let (_, recorder) = run(&doc).unwrap();
-    assert_eq!(recorder.results[0].rule_id, "r&1A");
-    assert_eq!(recorder.results[0].severity, Severity::High);
 }
 
 #[test]
@@ -645,49 +464,6 @@ fn a_gzipped_document_is_read() {
 }
 
 #[test]
-fn a_gzip_bomb_is_stopped_at_the_size_limit() {
-    let mut doc = thin("").into_bytes();
-    let padding = vec![b' '; 8 * 1024 * 1024];
-    doc.splice(doc.len() - 1..doc.len() - 1, padding);
-    let compressed = gzip(&doc);
-    assert!(compressed.len() < 64 * 1024);
-    let input = open_maybe_gzip(compressed.as_slice(), 1024 * 1024);
-    let error = parse(input, &mut Recorder::default()).unwrap_err();
-    assert_eq!(error, XccdfError::TooLarge);
-    // The limit counts decompressed bytes: the same document fits a larger one.
-    let input = open_maybe_gzip(compressed.as_slice(), 16 * 1024 * 1024);
-    assert!(parse(input, &mut Recorder::default()).is_ok());
-}
-
-#[test]
-fn the_size_limit_also_holds_for_plain_input_and_admits_exactly_its_size() {
-    let doc = thin("");
-    let size = doc.len() as u64;
-    let exact = open_maybe_gzip(doc.as_bytes(), size);
-    assert!(parse(exact, &mut Recorder::default()).is_ok());
-    let short = open_maybe_gzip(doc.as_bytes(), size - 1);
-    assert_eq!(
-        parse(short, &mut Recorder::default()).unwrap_err(),
-        XccdfError::TooLarge
-    );
-}
-
-#[test]
-fn a_corrupt_gzip_stream_is_an_error() {
-    let mut compressed = gzip(thin("").as_bytes());
-    let middle = compressed.len() / 2;
-    compressed.truncate(middle);
-    let error = parse_bytes(&compressed, &mut Recorder::default()).unwrap_err();
-    assert!(
-        matches!(error, XccdfError::Io(_) | XccdfError::Xml(_)),
-        "{error:?}"
-    );
-    // Only the magic decides: one byte, or a name-less gzip header alone, are not XML.
-    assert!(parse_bytes(&[0x1f], &mut Recorder::default()).is_err());
-    assert!(parse_bytes(&[0x1f, 0x8b], &mut Recorder::default()).is_err());
-}
-
-#[test]
 fn a_byte_order_mark_and_comments_are_accepted() {
     let doc = format!("\u{feff}<!-- made by hand -->\n{}<!-- end -->\n", thin(""));
     assert!(run(&doc).is_ok());
@@ -710,28 +486,4 @@ fn only_fail_and_error_fail_a_machine_and_notselected_is_not_audited() {
         assert_eq!(class(other), Class::Other, "{other:?}");
     }
     assert_eq!(class(ResultKind::NotSelected), Class::NotSelected);
-}
-
-#[test]
-fn elements_nested_past_the_limit_are_refused_even_in_skipped_content() {
-    let deep = format!(
-        "{}{}",
-        "<x>".repeat(reader::MAX_DEPTH + 1),
-        "</x>".repeat(reader::MAX_DEPTH + 1)
-    );
-    let doc = thin(&format!("<target-facts>{deep}</target-facts>"));
-    let err = run(&doc).expect_err("too deep");
-    assert!(err.to_string().contains("nest"), "{err}");
-    let shallow = format!("{}{}", "<x>".repeat(20), "</x>".repeat(20));
-    assert!(run(&thin(&format!("<target-facts>{shallow}</target-facts>"))).is_ok());
-}
-
-#[test]
-fn a_text_or_tag_longer_than_the_limit_is_refused_before_it_is_buffered() {
-    let long_text = "a".repeat(reader::MAX_RUN + 10);
-    let err =
-        run(&thin(&format!("<target-facts>{long_text}</target-facts>"))).expect_err("long text");
-    assert!(err.to_string().contains("without markup"), "{err}");
-    let long_attribute = format!("<target-facts x=\"{}\"/>", "b".repeat(reader::MAX_RUN + 10));
-    assert!(run(&thin(&long_attribute)).is_err());
 }

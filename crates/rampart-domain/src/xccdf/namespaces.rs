@@ -1,0 +1,218 @@
+//! Namespace resolution for the reader: the prefixes bound by the open elements, innermost
+//! last, and the namespace of each element the parser reads. Only what this module's callers
+//! tell apart is kept of a namespace ([`Ns`]), so a binding that changes nothing of that is not
+//! kept either — SSG content redeclares the XHTML prefix on thousands of elements.
+
+use std::sync::LazyLock;
+
+use memchr::memmem;
+use quick_xml::events::BytesStart;
+use quick_xml::name::PrefixDeclaration;
+
+use super::reader::value;
+use super::XccdfError;
+
+const XCCDF: &[u8] = super::XCCDF_NS.as_bytes();
+const XHTML: &[u8] = b"http://www.w3.org/1999/xhtml";
+const ARF: &[u8] = b"http://scap.nist.gov/schema/asset-reporting-format/1.1";
+const DATA_STREAM: &[u8] = b"http://scap.nist.gov/schema/scap/source/1.2";
+const XML_PREFIX_NS: &[u8] = b"http://www.w3.org/XML/1998/namespace";
+
+/// The namespace of an element, as far as this module cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Ns {
+    Xccdf,
+    Xhtml,
+    Arf,
+    DataStream,
+    Other,
+    /// No namespace at all.
+    None,
+}
+
+impl Ns {
+    fn of_uri(uri: &[u8]) -> Ns {
+        match uri {
+            XCCDF => Ns::Xccdf,
+            XHTML => Ns::Xhtml,
+            ARF => Ns::Arf,
+            DATA_STREAM => Ns::DataStream,
+            b"" => Ns::None,
+            _ => Ns::Other,
+        }
+    }
+}
+
+/// A namespace prefix bound in the open elements (an empty prefix: the default namespace).
+struct Binding {
+    prefix: Vec<u8>,
+    ns: Ns,
+}
+
+/// The bindings in scope while the reader walks the document.
+pub(super) struct Namespaces {
+    /// Innermost last.
+    bindings: Vec<Binding>,
+    /// For each open element, how many bindings were in scope before its start tag.
+    scopes: Vec<usize>,
+    last: LastDeclarations,
+}
+
+impl Namespaces {
+    /// Room for `depth` open elements.
+    pub(super) fn new(depth: usize) -> Self {
+        Namespaces {
+            bindings: Vec::new(),
+            scopes: Vec::with_capacity(depth),
+            last: LastDeclarations::default(),
+        }
+    }
+
+    /// How many elements are open.
+    pub(super) fn depth(&self) -> usize {
+        self.scopes.len()
+    }
+
+    /// Opens the scope of a start tag, with its declarations, and gives its namespace.
+    pub(super) fn enter(&mut self, start: &BytesStart<'_>) -> Result<Ns, XccdfError> {
+        self.scopes.push(self.bindings.len());
+        declare(&mut self.bindings, &mut self.last, start)?;
+        resolve(&self.bindings, start)
+    }
+
+    /// The namespace of an empty-element tag, whose declarations hold for that tag alone.
+    pub(super) fn resolve_empty(&mut self, start: &BytesStart<'_>) -> Result<Ns, XccdfError> {
+        let before = self.bindings.len();
+        declare(&mut self.bindings, &mut self.last, start)?;
+        let ns = resolve(&self.bindings, start);
+        self.bindings.truncate(before);
+        ns
+    }
+
+    /// Closes the innermost open element's scope.
+    pub(super) fn leave(&mut self) {
+        if let Some(before) = self.scopes.pop() {
+            self.bindings.truncate(before);
+        }
+    }
+}
+
+/// The declarations of the last tag that had any, by that tag's attribute bytes: SSG content
+/// repeats the same few (`xmlns:xhtml="…" xml:lang="en-US"`) on thousands of elements, which are
+/// then not read again.
+#[derive(Default)]
+struct LastDeclarations {
+    attributes: Vec<u8>,
+    declared: Vec<Binding>,
+}
+
+/// Tags with longer attributes are not remembered in `LastDeclarations`.
+const REMEMBERED_ATTRIBUTES: usize = 1024;
+
+/// Adds the namespace declarations of `start` to `bindings`. Only a tag whose bytes hold `xmlns`
+/// can declare one, so the others' attributes are not read here.
+fn declare(
+    bindings: &mut Vec<Binding>,
+    last: &mut LastDeclarations,
+    start: &BytesStart<'_>,
+) -> Result<(), XccdfError> {
+    static XMLNS: LazyLock<memmem::Finder<'static>> =
+        LazyLock::new(|| memmem::Finder::new("xmlns"));
+    let attributes = &start[start.name().as_ref().len()..];
+    if attributes.len() < b" xmlns=''".len() || XMLNS.find(attributes).is_none() {
+        return Ok(());
+    }
+    if attributes != last.attributes.as_slice() {
+        last.declared = declarations(start)?;
+        last.attributes.clear();
+        if attributes.len() <= REMEMBERED_ATTRIBUTES {
+            last.attributes.extend_from_slice(attributes);
+        }
+    }
+    for binding in &last.declared {
+        // A binding that changes nothing this module resolves is not kept.
+        if lookup(bindings, &binding.prefix) != Some(binding.ns) {
+            bindings.push(Binding {
+                prefix: binding.prefix.clone(),
+                ns: binding.ns,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The namespace declarations among the attributes of `start`, checked.
+fn declarations(start: &BytesStart<'_>) -> Result<Vec<Binding>, XccdfError> {
+    let bad = |message: &dyn std::fmt::Display| {
+        XccdfError::Xml(format!(
+            "in a `<{}>` tag: {message}",
+            String::from_utf8_lossy(start.name().as_ref())
+        ))
+    };
+    let mut declared = Vec::new();
+    for attribute in start.attributes().with_checks(false) {
+        let attribute = attribute.map_err(|error| bad(&error))?;
+        let Some(declaration) = attribute.key.as_namespace_binding() else {
+            continue;
+        };
+        let uri = value(&attribute).map_err(|error| bad(&error))?;
+        let uri = uri.as_bytes();
+        let prefix = match declaration {
+            PrefixDeclaration::Default => &[][..],
+            PrefixDeclaration::Named(b"xml") if uri == XML_PREFIX_NS => continue,
+            PrefixDeclaration::Named(prefix @ (b"xml" | b"xmlns")) => {
+                return Err(bad(&format!(
+                    "the prefix `{}` cannot be declared",
+                    String::from_utf8_lossy(prefix)
+                )))
+            }
+            PrefixDeclaration::Named(prefix) if uri.is_empty() => {
+                return Err(bad(&format!(
+                    "the prefix `{}` cannot be bound to no namespace",
+                    String::from_utf8_lossy(prefix)
+                )))
+            }
+            PrefixDeclaration::Named(prefix) => prefix,
+        };
+        if declared
+            .iter()
+            .any(|binding: &Binding| binding.prefix == prefix)
+        {
+            return Err(bad(&format!(
+                "the prefix `{}` is declared twice",
+                String::from_utf8_lossy(prefix)
+            )));
+        }
+        declared.push(Binding {
+            prefix: prefix.to_vec(),
+            ns: Ns::of_uri(uri),
+        });
+    }
+    Ok(declared)
+}
+
+/// The namespace the innermost binding of `prefix` names, if it is bound.
+fn lookup(bindings: &[Binding], prefix: &[u8]) -> Option<Ns> {
+    bindings
+        .iter()
+        .rev()
+        .find(|binding| binding.prefix == prefix)
+        .map(|binding| binding.ns)
+}
+
+/// The namespace of the element `start`, from the innermost binding of its prefix.
+fn resolve(bindings: &[Binding], start: &BytesStart<'_>) -> Result<Ns, XccdfError> {
+    let name = start.name();
+    let prefix = name.prefix().map_or(&[][..], |prefix| prefix.into_inner());
+    if let Some(ns) = lookup(bindings, prefix) {
+        return Ok(ns);
+    }
+    match prefix {
+        b"" => Ok(Ns::None),
+        b"xml" => Ok(Ns::Other),
+        _ => Err(XccdfError::Xml(format!(
+            "the namespace prefix `{}` is not declared",
+            String::from_utf8_lossy(prefix)
+        ))),
+    }
+}
