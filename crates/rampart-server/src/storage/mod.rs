@@ -130,6 +130,10 @@ pub trait Profiles {
         id: i64,
         now: DateTime<Utc>,
     ) -> Result<ProfileRecord>;
+    /// Recounts the computers every profile covers and corrects `covered_instances` where it
+    /// differs; answers how many profiles were corrected. Every change keeps the count exact, so
+    /// this should answer 0: it is the safety net the hourly retention job runs.
+    async fn recount_all_coverage(&self) -> Result<u64>;
 }
 
 /// Machines and their tags.

@@ -348,4 +348,15 @@ impl Profiles for SqliteStore {
         tx.commit().await?;
         Ok(archived)
     }
+
+    async fn recount_all_coverage(&self) -> Result<u64> {
+        let sql = format!(
+            "UPDATE security_profiles AS p SET covered_instances = {COVERED} \
+             WHERE p.covered_instances <> {COVERED}"
+        );
+        let mut tx = self.write().await?;
+        let corrected = sqlx::query(&sql).execute(&mut *tx).await?.rows_affected();
+        tx.commit().await?;
+        Ok(corrected)
+    }
 }
