@@ -264,16 +264,15 @@ async fn write_csv(store: &dyn Store, job: &ReportJob) -> anyhow::Result<u64> {
     for &run in &job.run_ids {
         let mut after = 0;
         loop {
-            let page = store.report_instances(run, after, PAGE).await?;
-            let Some(last) = page.last() else { break };
-            let results = if job.detailed {
-                store.report_results(run, after, last.computer_id).await?
-            } else {
-                Vec::new()
+            // The machines and their results from one snapshot: an upload landing meanwhile
+            // is in both or in neither.
+            let page = store.report_page(run, after, PAGE, job.detailed).await?;
+            let Some(last) = page.instances.last() else {
+                break;
             };
             after = last.computer_id;
-            let mut results = &results[..];
-            for instance in &page {
+            let mut results = &page.results[..];
+            for instance in &page.instances {
                 if job.detailed {
                     // This machine's results lead the page's, which follow machine order.
                     let audit_id = instance.audit.as_ref().map(|audit| audit.id);
