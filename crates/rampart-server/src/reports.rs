@@ -282,7 +282,11 @@ async fn write_csv(store: &dyn Store, job: &ReportJob) -> anyhow::Result<u64> {
                         .unwrap_or(results.len());
                     let (own, rest) = results.split_at(mine);
                     results = rest;
-                    detailed_rows(&mut texts, &words, &mut out, instance, own).await?;
+                    let rules = match &instance.audit {
+                        Some(audit) => Some(texts.version(audit.version_id).await?),
+                        None => None,
+                    };
+                    detailed_rows(&words, &mut out, instance, rules.as_deref(), own).await?;
                 } else {
                     summary_row(&mut CsvWriter::new(&mut out.buffer), instance)?;
                 }
@@ -342,17 +346,23 @@ fn summary_row(
     csv.end_row()
 }
 
-/// One row per selected rule of the machine's audit; a machine with no results (not started,
-/// still running, or failed without results) gets one row with its verdict and empty rule cells,
-/// so that no machine of the run is missing from the report.
+/// The result of a `(audit id, result)` pair (a function, not a closure: a closure here makes
+/// the writer's future not `Send`-general enough for `tokio::spawn`).
+fn result_of(tagged: &(i64, StoredResult)) -> StoredResult {
+    tagged.1
+}
+
+/// One row per selected rule of the machine's audit (`rules` are its version's); a machine with
+/// no results (not started, still running, or failed without results) gets one row with its
+/// verdict and empty rule cells, so that no machine of the run is missing from the report.
 async fn detailed_rows(
-    texts: &mut RuleTexts<'_>,
     words: &Words,
     out: &mut Output,
     instance: &ReportInstance,
+    rules: Option<&VersionCells>,
     results: &[(i64, StoredResult)],
 ) -> anyhow::Result<()> {
-    let Some(audit) = &instance.audit else {
+    let (Some(audit), Some(rules)) = (&instance.audit, rules) else {
         let mut csv = CsvWriter::new(&mut out.buffer);
         csv.field_display(instance.computer_id)?;
         for _ in 0..6 {
@@ -363,14 +373,94 @@ async fn detailed_rows(
         csv.end_row()?;
         return Ok(());
     };
-    let rules = texts.version(audit.version_id).await?;
     let cells = AuditCells::new(instance.computer_id, audit);
-    // Rows in runs of a few hundred, so that a machine with thousands of rules does not pile up
-    // more than a piece before it is sent.
-    let results: Vec<StoredResult> = results.iter().map(|(_, result)| *result).collect();
-    for run in results.chunks(256) {
-        push_rows(&mut out.buffer, &cells, &rules, words, run);
+    // A piece at a time: rows stop once the buffer holds a piece, which is sent before more are
+    // rendered, so a buffer is at most a piece and one row (rule texts of 256 KiB each).
+    let mut rows = results.iter().map(result_of).peekable();
+    while rows.peek().is_some() {
+        push_rows(&mut out.buffer, PIECE, &cells, rules, words, &mut rows);
         out.flush_if_full().await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::storage::{ReportAudit, StoredRule};
+
+    /// A blob writer that keeps the size of every piece it is sent.
+    struct Sizes(Arc<Mutex<Vec<usize>>>);
+
+    #[async_trait::async_trait]
+    impl crate::storage::BlobWriter for Sizes {
+        async fn write(&mut self, bytes: &[u8]) -> crate::storage::Result<()> {
+            self.0.lock().unwrap().push(bytes.len());
+            Ok(())
+        }
+        async fn finish(self: Box<Self>) -> crate::storage::Result<u64> {
+            Ok(self.0.lock().unwrap().iter().sum::<usize>() as u64)
+        }
+    }
+
+    #[tokio::test]
+    async fn pieces_stay_a_piece_and_a_row_however_long_the_rule_texts() {
+        // Rule texts as long as they may be, every byte a quote that escaping doubles: a row is
+        // over 1 MiB, so 256 rows between checks would have been a buffer of 256 MiB and more.
+        let huge = "\"".repeat(256 * 1024);
+        let rules: Vec<StoredRule> = (0..4)
+            .map(|idx| StoredRule {
+                idx,
+                rule_id: format!("rule_{idx}"),
+                description: huge.clone(),
+                rationale: huge.clone(),
+                identifiers: "[]".into(),
+                refs: "[]".into(),
+            })
+            .collect();
+        let rules = VersionCells::new(rules);
+        let audit = ReportAudit {
+            id: 3,
+            version_id: 1,
+            xccdf_profile: Some("p".into()),
+            end_time: Utc.with_ymd_and_hms(2026, 12, 4, 0, 0, 0).unwrap(),
+            passing_rules: 40,
+            failing_rules: 0,
+            other_rules: 0,
+        };
+        let instance = ReportInstance {
+            computer_id: 9,
+            hostname: "h".into(),
+            state: 2,
+            audit: Some(audit),
+        };
+        let results: Vec<(i64, StoredResult)> = (0..40)
+            .map(|n| {
+                let result = StoredResult {
+                    rule_idx: n % 4,
+                    result: 0,
+                    severity: 2,
+                };
+                (3, result)
+            })
+            .collect();
+        let sizes = Arc::new(Mutex::new(Vec::new()));
+        let mut out = Output::new(Box::new(Sizes(sizes.clone())));
+        let words = Words::new();
+        detailed_rows(&words, &mut out, &instance, Some(&rules), &results)
+            .await
+            .unwrap();
+        let total = out.finish().await.unwrap() as usize;
+        let row = total / results.len();
+        assert!(row > 1024 * 1024, "rows of {row} bytes");
+        let sizes = sizes.lock().unwrap().clone();
+        assert!(sizes.len() >= total / (PIECE + row), "{sizes:?}");
+        for size in &sizes {
+            assert!(*size <= PIECE + row, "a piece of {size} bytes: {sizes:?}");
+        }
+    }
 }

@@ -129,15 +129,22 @@ impl AuditCells {
     }
 }
 
-/// Appends one detailed row per result to `out`.
+/// Appends one detailed row per result taken from `results` to `out`, and stops once `out` holds
+/// `until` bytes (a piece's worth), so that `out` never passes `until` by more than one row.
+/// Answers how many rows it wrote; the results not taken are left in `results`.
 pub fn push_rows(
     out: &mut Vec<u8>,
+    until: usize,
     audit: &AuditCells,
     rules: &VersionCells,
     words: &Words,
-    results: &[StoredResult],
-) {
-    for result in results {
+    results: &mut impl Iterator<Item = StoredResult>,
+) -> usize {
+    let mut rows = 0;
+    while out.len() < until {
+        let Some(result) = results.next() else {
+            break;
+        };
         let (id, texts) = rules.get(result.rule_idx);
         let severity = &words.severity[usize::from(result.severity)];
         let pass = &words.result[usize::from(result.result)];
@@ -159,7 +166,9 @@ pub fn push_rows(
         out.push(b',');
         out.extend_from_slice(pass);
         out.extend_from_slice(&audit.after);
+        rows += 1;
     }
+    rows
 }
 
 #[cfg(test)]
@@ -257,13 +266,15 @@ mod tests {
                 other_rules: 0,
             };
             let mut fast = Vec::new();
-            push_rows(
+            let rows = push_rows(
                 &mut fast,
+                usize::MAX,
                 &AuditCells::new(42, &audit),
                 &VersionCells::new(rules.clone()),
                 &Words::new(),
-                &results,
+                &mut results.iter().copied(),
             );
+            assert_eq!(rows, results.len());
             let slow = field_by_field(42, &audit, &rules, &results);
             assert_eq!(
                 String::from_utf8(fast).unwrap(),
@@ -286,19 +297,72 @@ mod tests {
         let mut out = Vec::new();
         push_rows(
             &mut out,
+            usize::MAX,
             &AuditCells::new(7, &audit),
             &VersionCells::new(vec![rule(1, "r1", "d", "r")]),
             &Words::new(),
-            &[StoredResult {
+            &mut std::iter::once(StoredResult {
                 rule_idx: 2,
                 result: 1,
                 severity: 3,
-            }],
+            }),
         );
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "7,p,,medium,,,,fail,2026-01-02T03:04:05Z\r\n"
         );
+    }
+
+    #[test]
+    fn rows_stop_once_the_piece_is_full_and_resume_where_they_stopped() {
+        let audit = ReportAudit {
+            id: 1,
+            version_id: 1,
+            xccdf_profile: None,
+            end_time: chrono::Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap(),
+            passing_rules: 0,
+            failing_rules: 0,
+            other_rules: 0,
+        };
+        let (cells, words) = (AuditCells::new(7, &audit), Words::new());
+        // Texts as long as a rule's may be, every byte a quote that escaping doubles.
+        let huge = "\"".repeat(256 * 1024);
+        let rules = VersionCells::new(vec![rule(0, "r0", &huge, &huge)]);
+        let result = StoredResult {
+            rule_idx: 0,
+            result: 0,
+            severity: 0,
+        };
+        let mut one = Vec::new();
+        push_rows(
+            &mut one,
+            usize::MAX,
+            &cells,
+            &rules,
+            &words,
+            &mut std::iter::once(result),
+        );
+        let row = one.len();
+        assert!(row > 1024 * 1024, "a row of {row} bytes");
+        let mut results = std::iter::repeat_n(result, 10);
+        let mut out = vec![b'x'; 100];
+        // Below the limit, rows are added until it is passed: by one row at most.
+        assert_eq!(
+            push_rows(&mut out, 2 * row, &cells, &rules, &words, &mut results),
+            2
+        );
+        assert_eq!(out.len(), 100 + 2 * row);
+        // At the limit already, nothing is added and nothing is taken.
+        assert_eq!(
+            push_rows(&mut out, 2 * row, &cells, &rules, &words, &mut results),
+            0
+        );
+        out.clear();
+        assert_eq!(
+            push_rows(&mut out, 1, &cells, &rules, &words, &mut results),
+            1
+        );
+        assert_eq!(results.count(), 7, "the rest is left to the next piece");
     }
 
     #[test]
