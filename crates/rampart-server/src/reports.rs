@@ -22,8 +22,10 @@ use rampart_domain::time::format_time;
 use crate::storage::{ReportInstance, ReportJob, Store, StoredResult, BLOB_CHUNK};
 
 mod cells;
+mod output;
 
 use cells::{push_rows, AuditCells, VersionCells, Words};
+use output::Output;
 
 /// How long a report is held by its writer without a renewal.
 pub const LEASE: chrono::Duration = chrono::Duration::minutes(2);
@@ -149,97 +151,6 @@ impl RuleTexts<'_> {
         self.bytes += rules.bytes();
         self.versions.insert(id, rules.clone());
         Ok(rules)
-    }
-}
-
-/// What the writer task is sent.
-enum Piece {
-    Bytes(Vec<u8>),
-    /// Everything was sent: make the file readable.
-    End,
-}
-
-/// The CSV on its way to the blob store: rows are rendered into `buffer` here while a task of
-/// its own writes the previous pieces, so rendering and writing overlap. Dropped without
-/// [`finish`](Self::finish) (an error, a lost lease), the file is left unreadable.
-struct Output {
-    buffer: Vec<u8>,
-    pieces: tokio::sync::mpsc::Sender<Piece>,
-    /// Written buffers come back for reuse, so memory stays at a few pieces.
-    spare: tokio::sync::mpsc::Receiver<Vec<u8>>,
-    writer: tokio::task::JoinHandle<anyhow::Result<u64>>,
-}
-
-/// Pieces sent to the writer task at once, besides the one being written and the one filled.
-const PIECES_QUEUED: usize = 2;
-
-impl Output {
-    fn new(mut blob: Box<dyn crate::storage::BlobWriter>) -> Self {
-        let (pieces, mut incoming) = tokio::sync::mpsc::channel::<Piece>(PIECES_QUEUED);
-        let (give_back, spare) = tokio::sync::mpsc::channel(PIECES_QUEUED + 2);
-        let writer = tokio::spawn(async move {
-            while let Some(piece) = incoming.recv().await {
-                match piece {
-                    Piece::Bytes(mut bytes) => {
-                        blob.write(&bytes).await?;
-                        bytes.clear();
-                        let _ = give_back.try_send(bytes);
-                    }
-                    Piece::End => return Ok(blob.finish().await?),
-                }
-            }
-            anyhow::bail!("the report was abandoned while written")
-        });
-        Self {
-            buffer: Vec::with_capacity(PIECE + PIECE / 4),
-            pieces,
-            spare,
-            writer,
-        }
-    }
-
-    /// Sends what has piled up once it is a piece's worth.
-    async fn flush_if_full(&mut self) -> anyhow::Result<()> {
-        if self.buffer.len() >= PIECE {
-            self.send().await?;
-        }
-        Ok(())
-    }
-
-    async fn send(&mut self) -> anyhow::Result<()> {
-        if self.buffer.is_empty() {
-            return Ok(());
-        }
-        let next = self
-            .spare
-            .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(PIECE + PIECE / 4));
-        let full = std::mem::replace(&mut self.buffer, next);
-        if self.pieces.send(Piece::Bytes(full)).await.is_err() {
-            // The writer stopped: its error says why.
-            return Err(self.stopped().await);
-        }
-        Ok(())
-    }
-
-    async fn stopped(&mut self) -> anyhow::Error {
-        match (&mut self.writer).await {
-            Ok(Err(e)) => e,
-            Ok(Ok(_)) => anyhow::anyhow!("the report's file was finished early"),
-            Err(e) => anyhow::anyhow!("the report's writer failed: {e}"),
-        }
-    }
-
-    /// Sends the rest, makes the file readable and answers its size.
-    async fn finish(mut self) -> anyhow::Result<u64> {
-        self.send().await?;
-        if self.pieces.send(Piece::End).await.is_err() {
-            return Err(self.stopped().await);
-        }
-        match self.writer.await {
-            Ok(written) => written,
-            Err(e) => Err(anyhow::anyhow!("the report's writer failed: {e}")),
-        }
     }
 }
 
@@ -385,82 +296,4 @@ async fn detailed_rows(
 }
 
 #[cfg(test)]
-mod tests {
-    use std::sync::Mutex;
-
-    use chrono::TimeZone;
-
-    use super::*;
-    use crate::storage::{ReportAudit, StoredRule};
-
-    /// A blob writer that keeps the size of every piece it is sent.
-    struct Sizes(Arc<Mutex<Vec<usize>>>);
-
-    #[async_trait::async_trait]
-    impl crate::storage::BlobWriter for Sizes {
-        async fn write(&mut self, bytes: &[u8]) -> crate::storage::Result<()> {
-            self.0.lock().unwrap().push(bytes.len());
-            Ok(())
-        }
-        async fn finish(self: Box<Self>) -> crate::storage::Result<u64> {
-            Ok(self.0.lock().unwrap().iter().sum::<usize>() as u64)
-        }
-    }
-
-    #[tokio::test]
-    async fn pieces_stay_a_piece_and_a_row_however_long_the_rule_texts() {
-        // Rule texts as long as they may be, every byte a quote that escaping doubles: a row is
-        // over 1 MiB, so 256 rows between checks would have been a buffer of 256 MiB and more.
-        let huge = "\"".repeat(256 * 1024);
-        let rules: Vec<StoredRule> = (0..4)
-            .map(|idx| StoredRule {
-                idx,
-                rule_id: format!("rule_{idx}"),
-                description: huge.clone(),
-                rationale: huge.clone(),
-                identifiers: "[]".into(),
-                refs: "[]".into(),
-            })
-            .collect();
-        let rules = VersionCells::new(rules);
-        let audit = ReportAudit {
-            id: 3,
-            version_id: 1,
-            xccdf_profile: Some("p".into()),
-            end_time: Utc.with_ymd_and_hms(2026, 12, 4, 0, 0, 0).unwrap(),
-            passing_rules: 40,
-            failing_rules: 0,
-            other_rules: 0,
-        };
-        let instance = ReportInstance {
-            computer_id: 9,
-            hostname: "h".into(),
-            state: 2,
-            audit: Some(audit),
-        };
-        let results: Vec<(i64, StoredResult)> = (0..40)
-            .map(|n| {
-                let result = StoredResult {
-                    rule_idx: n % 4,
-                    result: 0,
-                    severity: 2,
-                };
-                (3, result)
-            })
-            .collect();
-        let sizes = Arc::new(Mutex::new(Vec::new()));
-        let mut out = Output::new(Box::new(Sizes(sizes.clone())));
-        let words = Words::new();
-        detailed_rows(&words, &mut out, &instance, Some(&rules), &results)
-            .await
-            .unwrap();
-        let total = out.finish().await.unwrap() as usize;
-        let row = total / results.len();
-        assert!(row > 1024 * 1024, "rows of {row} bytes");
-        let sizes = sizes.lock().unwrap().clone();
-        assert!(sizes.len() >= total / (PIECE + row), "{sizes:?}");
-        for size in &sizes {
-            assert!(*size <= PIECE + row, "a piece of {size} bytes: {sizes:?}");
-        }
-    }
-}
+mod tests;

@@ -5,6 +5,8 @@
 //! Every method that changes data runs in one transaction: a failed call changes nothing.
 
 mod encoding;
+#[macro_use]
+mod sql;
 mod postgres;
 mod records;
 mod sqlite;

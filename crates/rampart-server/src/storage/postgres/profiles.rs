@@ -3,11 +3,6 @@
 use super::accounts::{access_group_id, lock_account};
 use super::*;
 
-/// How many computers a profile (aliased `p`) covers now, counted from the computers; kept in
-/// `covered_instances` by every change to a profile's coverage or to a computer
-/// ([`count_computer`]), so that reading a profile never counts its computers.
-const COVERED: &str = concat!("(SELECT count(*) FROM computers c WHERE ", covers!(), ")");
-
 const PROFILE_SELECT: &str =
     "SELECT p.id, p.account_id, p.name, p.title, p.benchmark, p.mode, p.schedule, p.start_date, \
      g.name AS access_group, p.all_computers, p.tags, p.restart_deliver_delay, \
@@ -21,9 +16,10 @@ const PROFILE_SELECT: &str =
 /// Recounts the computers profile `id` covers, after a change to its tags, `all_computers` or
 /// access group.
 pub(super) async fn recount_coverage(conn: &mut sqlx::PgConnection, id: i64) -> Result<()> {
-    let sql =
-        format!("UPDATE security_profiles AS p SET covered_instances = {COVERED} WHERE p.id = $1");
-    sqlx::query(&sql).bind(id).execute(&mut *conn).await?;
+    sqlx::query(recount_coverage_sql!("p.id = $1"))
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 
@@ -35,17 +31,12 @@ pub(super) async fn count_computer(
     computer_id: i64,
     delta: i64,
 ) -> Result<()> {
-    sqlx::query(concat!(
-        "UPDATE security_profiles AS p SET covered_instances = covered_instances + $1 \
-         WHERE p.account_id = $2 AND EXISTS (SELECT 1 FROM computers c WHERE c.id = $3 AND ",
-        covers!(),
-        ")"
-    ))
-    .bind(delta)
-    .bind(account_id)
-    .bind(computer_id)
-    .execute(&mut *conn)
-    .await?;
+    sqlx::query(count_computer_sql!("$1", "$2", "$3"))
+        .bind(delta)
+        .bind(account_id)
+        .bind(computer_id)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 
@@ -358,16 +349,16 @@ impl Profiles for PgStore {
         let accounts: Vec<i64> = sqlx::query_scalar("SELECT id FROM accounts ORDER BY id")
             .fetch_all(&self.pool)
             .await?;
-        let sql = format!(
-            "UPDATE security_profiles AS p SET covered_instances = {COVERED} \
-             WHERE p.account_id = $1 AND p.covered_instances <> {COVERED}"
+        let sql = recount_coverage_sql!(
+            "p.account_id = $1 AND p.covered_instances <> ",
+            covered_sql!()
         );
         let mut corrected = 0;
         // One account at a time, under its lock, so no change is counted while it is recounted.
         for account in accounts {
             let mut tx = self.pool.begin().await?;
             lock_account(&mut tx, account).await?;
-            corrected += sqlx::query(&sql)
+            corrected += sqlx::query(sql)
                 .bind(account)
                 .execute(&mut *tx)
                 .await?

@@ -44,18 +44,12 @@ async fn report_instances(
     after: i64,
     limit: i64,
 ) -> Result<Vec<ReportInstance>> {
-    let rows = sqlx::query(
-        "SELECT ri.computer_id, c.hostname, ri.state, a.id AS audit_id, a.version_id, \
-         a.xccdf_profile, a.end_time, a.passing_rules, a.failing_rules, a.other_rules \
-         FROM run_instances ri JOIN computers c ON c.id = ri.computer_id \
-         LEFT JOIN audits a ON a.id = ri.audit_id \
-         WHERE ri.run_id = ? AND ri.computer_id > ? ORDER BY ri.computer_id LIMIT ?",
-    )
-    .bind(run_id)
-    .bind(after)
-    .bind(limit)
-    .fetch_all(&mut *conn)
-    .await?;
+    let rows = sqlx::query(report_instances_sql!("?", "?", "?"))
+        .bind(run_id)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await?;
     rows.iter()
         .map(|row| {
             let audit = match row.try_get::<Option<i64>, _>("audit_id")? {
@@ -88,16 +82,14 @@ async fn report_results(
     after: i64,
     through: i64,
 ) -> Result<Vec<(i64, StoredResult)>> {
-    // One range scan of the run's machines, each joined to its audit's results by key; a
-    // machine's results come as one row (packed, see `unpack_results`) rather than one row
-    // each, as a row costs far more to hand over than to read.
-    let rows: Vec<(i64, String)> = sqlx::query_as(
-        "SELECT ri.audit_id, group_concat((rr.rule_idx << 16) | ((rr.result & 255) << 8) \
-         | (rr.severity & 255), ',' ORDER BY rr.rule_idx) \
-         FROM run_instances ri JOIN rule_results rr ON rr.audit_id = ri.audit_id \
-         WHERE ri.run_id = ? AND ri.computer_id > ? AND ri.computer_id <= ? \
-         GROUP BY ri.computer_id ORDER BY ri.computer_id",
-    )
+    // A machine's results as a comma-separated list.
+    let rows: Vec<(i64, String)> = sqlx::query_as(report_results_sql!(
+        "group_concat((rr.rule_idx << 16) | ((rr.result & 255) << 8) \
+         | (rr.severity & 255), ',' ORDER BY rr.rule_idx)",
+        "?",
+        "?",
+        "?"
+    ))
     .bind(run_id)
     .bind(after)
     .bind(through)
