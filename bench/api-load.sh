@@ -20,6 +20,8 @@
 #   RAMPART_TEST_POSTGRES_URL the PostgreSQL server (default postgres://postgres@127.0.0.1:5432/postgres)
 #   RAMPART_FIXTURES          the fixtures folder (default ../shared/fixtures, /work/shared/fixtures)
 #   RAMPART_BIN               a rampart binary to measure (default: target/release/rampart, built)
+#   REPORT_DEADLINE           seconds the report may take before the benchmark fails (default 600)
+# Needs python3 (JSON answers, a free port); installs wrk and curl when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,6 +30,7 @@ seconds=${API_LOAD_SECONDS:-}
 runs=${API_LOAD_RUNS:-}
 threads=${API_LOAD_THREADS:-2}
 connections=${API_LOAD_CONNECTIONS:-64}
+report_deadline=${REPORT_DEADLINE:-600}
 backends=(sqlite postgres)
 report=0
 quick=0
@@ -53,6 +56,7 @@ fi
 instances=${instances:-5000} seconds=${seconds:-20} runs=${runs:-3}
 
 # What the benchmark needs, installed only when absent.
+command -v python3 >/dev/null 2>&1 || { echo "bench/api-load.sh needs python3" >&2; exit 1; }
 missing=()
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
@@ -94,6 +98,25 @@ free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1
 # A JSON field of stdin (a number or a string), by a Python expression on `d`.
 json() { python3 -c "import json, sys; d = json.load(sys.stdin); print($1)"; }
 
+# start_server DATA PORT OPTIONS…: `rampart serve` on DATA (its log appended to DATA/server.log),
+# in the background as $server_pid, once it answers; fails, printing the log, when it stops or
+# does not answer within 30 s.
+start_server() {
+  local data=$1 port=$2
+  shift 2
+  RAMPART_LOG=${RAMPART_LOG:-info} "$bin" serve "$@" --listen "127.0.0.1:$port" \
+    >>"$data/server.log" 2>&1 &
+  server_pid=$!
+  for _ in $(seq 1 300); do
+    curl -fsS -o /dev/null "http://127.0.0.1:$port/api/v2/openapi.json" 2>/dev/null && return 0
+    kill -0 "$server_pid" 2>/dev/null || { echo "the server stopped:" >&2; cat "$data/server.log" >&2; return 1; }
+    sleep 0.1
+  done
+  echo "the server did not answer within 30 s:" >&2
+  cat "$data/server.log" >&2
+  return 1
+}
+
 # bench_backend NAME: the whole benchmark on one backend; prints its lines on stdout.
 bench_backend() {
   local backend=$1 data=$tmp/$1 port url options=()
@@ -107,14 +130,7 @@ bench_backend() {
     psql "$pg_base" -qAtc "CREATE DATABASE $pg_db" >/dev/null
     options+=(--database-url "${pg_base%/*}/$pg_db")
   fi
-  RAMPART_LOG=${RAMPART_LOG:-info} "$bin" serve "${options[@]}" --listen "127.0.0.1:$port" \
-    >"$data/server.log" 2>&1 &
-  server_pid=$!
-  for _ in $(seq 1 100); do
-    curl -fsS -o /dev/null "$url/api/v2/openapi.json" 2>/dev/null && break
-    kill -0 "$server_pid" 2>/dev/null || { cat "$data/server.log" >&2; return 1; }
-    sleep 0.1
-  done
+  start_server "$data" "$port" "${options[@]}" || return 1
   "$bin" admin create-user "${options[@]}" --email bench@example.com --password 'bench password' >/dev/null
   local key jwt
   key=$("$bin" admin registration-key "${options[@]}")
@@ -183,27 +199,34 @@ bench_backend() {
     echo "[$backend] server resident after the run and wrk: $(( $(awk '/^VmRSS/ { print $2 }' "/proc/$server_pid/status") / 1024 )) MB (peak $(( $(awk '/^VmHWM/ { print $2 }' "/proc/$server_pid/status") / 1024 )) MB); restarting it for the report"
     kill "$server_pid"
     wait "$server_pid" 2>/dev/null || true
-    RAMPART_LOG=${RAMPART_LOG:-info} "$bin" serve "${options[@]}" --listen "127.0.0.1:$port" \
-      >>"$data/server.log" 2>&1 &
-    server_pid=$!
-    for _ in $(seq 1 100); do
-      curl -fsS -o /dev/null "$url/api/v2/openapi.json" 2>/dev/null && break
-      kill -0 "$server_pid" 2>/dev/null || { cat "$data/server.log" >&2; return 1; }
-      sleep 0.1
-    done
+    start_server "$data" "$port" "${options[@]}" || return 1
     echo 5 >"/proc/$server_pid/clear_refs" # the peak from here on
     rss_before=$(awk '/^VmRSS/ { print $2 }' "/proc/$server_pid/status")
     load_before=$(cut -d' ' -f1 /proc/loadavg)
     started=$(date +%s%N)
     activity=$(curl -fsS "${auth[@]}" "$url/api/v2/security-profiles/$profile/report?start_date=$today&detailed=true" | json 'd["id"]')
+    # Polled until it ends, for at most REPORT_DEADLINE seconds: a report that never ends fails
+    # the benchmark instead of hanging CI.
+    local deadline=$(( $(date +%s) + report_deadline ))
     status=in-progress
     while [ "$status" = in-progress ]; do
+      if [ "$(date +%s)" -ge "$deadline" ]; then
+        echo "the report did not end within ${report_deadline} s (activity $activity still in progress)" >&2
+        tail "$data/server.log" >&2
+        return 1
+      fi
       sleep 0.05
-      status=$(curl -fsS "${auth[@]}" "$url/api/v2/activities/$activity" | sed -n 's/.*"activity_status": *"\([a-z-]*\)".*/\1/p')
+      status=$(curl -fsS "${auth[@]}" "$url/api/v2/activities/$activity" | json 'd.get("activity_status", "")') ||
+        status=
+      [ -n "$status" ] || {
+        echo "activity $activity of the report could not be read, or has no activity_status" >&2
+        tail "$data/server.log" >&2
+        return 1
+      }
     done
     took=$(( ($(date +%s%N) - started) / 1000000 ))
     load_after=$(cut -d' ' -f1 /proc/loadavg)
-    [ "$status" = succeeded ] || { echo "the report $status" >&2; tail "$data/server.log" >&2; return 1; }
+    [ "$status" = succeeded ] || { echo "the report ended $status, not succeeded" >&2; tail "$data/server.log" >&2; return 1; }
     rss_peak=$(awk '/^VmHWM/ { print $2 }' "/proc/$server_pid/status")
     name=$(curl -fsS "${auth[@]}" "$url/api/v2/activities/$activity" | json 'd["result_text"]')
     # The writer's own time, from its log line; rows = line ends less the header.

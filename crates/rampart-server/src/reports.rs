@@ -22,8 +22,10 @@ use rampart_domain::time::format_time;
 use crate::storage::{ReportInstance, ReportJob, Store, StoredResult, BLOB_CHUNK};
 
 mod cells;
+mod output;
 
 use cells::{push_rows, AuditCells, VersionCells, Words};
+use output::Output;
 
 /// How long a report is held by its writer without a renewal.
 pub const LEASE: chrono::Duration = chrono::Duration::minutes(2);
@@ -152,97 +154,6 @@ impl RuleTexts<'_> {
     }
 }
 
-/// What the writer task is sent.
-enum Piece {
-    Bytes(Vec<u8>),
-    /// Everything was sent: make the file readable.
-    End,
-}
-
-/// The CSV on its way to the blob store: rows are rendered into `buffer` here while a task of
-/// its own writes the previous pieces, so rendering and writing overlap. Dropped without
-/// [`finish`](Self::finish) (an error, a lost lease), the file is left unreadable.
-struct Output {
-    buffer: Vec<u8>,
-    pieces: tokio::sync::mpsc::Sender<Piece>,
-    /// Written buffers come back for reuse, so memory stays at a few pieces.
-    spare: tokio::sync::mpsc::Receiver<Vec<u8>>,
-    writer: tokio::task::JoinHandle<anyhow::Result<u64>>,
-}
-
-/// Pieces sent to the writer task at once, besides the one being written and the one filled.
-const PIECES_QUEUED: usize = 2;
-
-impl Output {
-    fn new(mut blob: Box<dyn crate::storage::BlobWriter>) -> Self {
-        let (pieces, mut incoming) = tokio::sync::mpsc::channel::<Piece>(PIECES_QUEUED);
-        let (give_back, spare) = tokio::sync::mpsc::channel(PIECES_QUEUED + 2);
-        let writer = tokio::spawn(async move {
-            while let Some(piece) = incoming.recv().await {
-                match piece {
-                    Piece::Bytes(mut bytes) => {
-                        blob.write(&bytes).await?;
-                        bytes.clear();
-                        let _ = give_back.try_send(bytes);
-                    }
-                    Piece::End => return Ok(blob.finish().await?),
-                }
-            }
-            anyhow::bail!("the report was abandoned while written")
-        });
-        Self {
-            buffer: Vec::with_capacity(PIECE + PIECE / 4),
-            pieces,
-            spare,
-            writer,
-        }
-    }
-
-    /// Sends what has piled up once it is a piece's worth.
-    async fn flush_if_full(&mut self) -> anyhow::Result<()> {
-        if self.buffer.len() >= PIECE {
-            self.send().await?;
-        }
-        Ok(())
-    }
-
-    async fn send(&mut self) -> anyhow::Result<()> {
-        if self.buffer.is_empty() {
-            return Ok(());
-        }
-        let next = self
-            .spare
-            .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(PIECE + PIECE / 4));
-        let full = std::mem::replace(&mut self.buffer, next);
-        if self.pieces.send(Piece::Bytes(full)).await.is_err() {
-            // The writer stopped: its error says why.
-            return Err(self.stopped().await);
-        }
-        Ok(())
-    }
-
-    async fn stopped(&mut self) -> anyhow::Error {
-        match (&mut self.writer).await {
-            Ok(Err(e)) => e,
-            Ok(Ok(_)) => anyhow::anyhow!("the report's file was finished early"),
-            Err(e) => anyhow::anyhow!("the report's writer failed: {e}"),
-        }
-    }
-
-    /// Sends the rest, makes the file readable and answers its size.
-    async fn finish(mut self) -> anyhow::Result<u64> {
-        self.send().await?;
-        if self.pieces.send(Piece::End).await.is_err() {
-            return Err(self.stopped().await);
-        }
-        match self.writer.await {
-            Ok(written) => written,
-            Err(e) => Err(anyhow::anyhow!("the report's writer failed: {e}")),
-        }
-    }
-}
-
 async fn write_csv(store: &dyn Store, job: &ReportJob) -> anyhow::Result<u64> {
     let blob = store.create_blob(job.account_id, &job.name).await?;
     let mut out = Output::new(blob);
@@ -264,16 +175,15 @@ async fn write_csv(store: &dyn Store, job: &ReportJob) -> anyhow::Result<u64> {
     for &run in &job.run_ids {
         let mut after = 0;
         loop {
-            let page = store.report_instances(run, after, PAGE).await?;
-            let Some(last) = page.last() else { break };
-            let results = if job.detailed {
-                store.report_results(run, after, last.computer_id).await?
-            } else {
-                Vec::new()
+            // The machines and their results from one snapshot: an upload landing meanwhile
+            // is in both or in neither.
+            let page = store.report_page(run, after, PAGE, job.detailed).await?;
+            let Some(last) = page.instances.last() else {
+                break;
             };
             after = last.computer_id;
-            let mut results = &results[..];
-            for instance in &page {
+            let mut results = &page.results[..];
+            for instance in &page.instances {
                 if job.detailed {
                     // This machine's results lead the page's, which follow machine order.
                     let audit_id = instance.audit.as_ref().map(|audit| audit.id);
@@ -283,7 +193,11 @@ async fn write_csv(store: &dyn Store, job: &ReportJob) -> anyhow::Result<u64> {
                         .unwrap_or(results.len());
                     let (own, rest) = results.split_at(mine);
                     results = rest;
-                    detailed_rows(&mut texts, &words, &mut out, instance, own).await?;
+                    let rules = match &instance.audit {
+                        Some(audit) => Some(texts.version(audit.version_id).await?),
+                        None => None,
+                    };
+                    detailed_rows(&words, &mut out, instance, rules.as_deref(), own).await?;
                 } else {
                     summary_row(&mut CsvWriter::new(&mut out.buffer), instance)?;
                 }
@@ -343,17 +257,23 @@ fn summary_row(
     csv.end_row()
 }
 
-/// One row per selected rule of the machine's audit; a machine with no results (not started,
-/// still running, or failed without results) gets one row with its verdict and empty rule cells,
-/// so that no machine of the run is missing from the report.
+/// The result of a `(audit id, result)` pair (a function, not a closure: a closure here makes
+/// the writer's future not `Send`-general enough for `tokio::spawn`).
+fn result_of(tagged: &(i64, StoredResult)) -> StoredResult {
+    tagged.1
+}
+
+/// One row per selected rule of the machine's audit (`rules` are its version's); a machine with
+/// no results (not started, still running, or failed without results) gets one row with its
+/// verdict and empty rule cells, so that no machine of the run is missing from the report.
 async fn detailed_rows(
-    texts: &mut RuleTexts<'_>,
     words: &Words,
     out: &mut Output,
     instance: &ReportInstance,
+    rules: Option<&VersionCells>,
     results: &[(i64, StoredResult)],
 ) -> anyhow::Result<()> {
-    let Some(audit) = &instance.audit else {
+    let (Some(audit), Some(rules)) = (&instance.audit, rules) else {
         let mut csv = CsvWriter::new(&mut out.buffer);
         csv.field_display(instance.computer_id)?;
         for _ in 0..6 {
@@ -364,14 +284,16 @@ async fn detailed_rows(
         csv.end_row()?;
         return Ok(());
     };
-    let rules = texts.version(audit.version_id).await?;
     let cells = AuditCells::new(instance.computer_id, audit);
-    // Rows in runs of a few hundred, so that a machine with thousands of rules does not pile up
-    // more than a piece before it is sent.
-    let results: Vec<StoredResult> = results.iter().map(|(_, result)| *result).collect();
-    for run in results.chunks(256) {
-        push_rows(&mut out.buffer, &cells, &rules, words, run);
+    // A piece at a time: rows stop once the buffer holds a piece, which is sent before more are
+    // rendered, so a buffer is at most a piece and one row (rule texts of 256 KiB each).
+    let mut rows = results.iter().map(result_of).peekable();
+    while rows.peek().is_some() {
+        push_rows(&mut out.buffer, PIECE, &cells, rules, words, &mut rows);
         out.flush_if_full().await?;
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

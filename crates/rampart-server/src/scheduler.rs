@@ -53,7 +53,8 @@ pub async fn tick(store: &Arc<dyn Store>, settings: &Settings) -> anyhow::Result
 /// How often `run` deletes expired runs.
 const RETENTION_EVERY: Duration = Duration::from_secs(3600);
 
-/// Deletes runs past their profile's retention period, logging what went.
+/// Deletes runs past their profile's retention period, logging what went; then recounts the
+/// computers each profile covers, warning of any count that had drifted (none should).
 pub async fn purge(store: &dyn Store) -> anyhow::Result<()> {
     let purged = store
         .purge_expired(rampart_domain::time::whole_seconds(Utc::now()))
@@ -66,6 +67,13 @@ pub async fn purge(store: &dyn Store) -> anyhow::Result<()> {
             reports = purged.reports,
             files = purged.files,
             "expired runs deleted"
+        );
+    }
+    let corrected = store.recount_all_coverage().await?;
+    if corrected > 0 {
+        tracing::warn!(
+            profiles = corrected,
+            "covered computer counts had drifted and were corrected"
         );
     }
     Ok(())

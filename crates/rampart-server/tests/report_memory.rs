@@ -8,8 +8,8 @@
 //! also the report benchmark (BENCHMARKS.md, "Detailed report"): `RAMPART_REPORT_MACHINES` and
 //! `RAMPART_REPORT_RULES` change its size (default 2,000 × 200; the 5,000-machine run of the
 //! fleet-scale issue is 5,000 × 189, the rules the fixture's profile selects), and
-//! `RAMPART_REPORT_REPEAT` writes the report that many times (a new report each time) and
-//! prints each.
+//! `RAMPART_REPORT_REPEAT` writes the report that many times and prints each (the same report,
+//! its file deleted before each round, so that each round checks the file it wrote).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -44,10 +44,9 @@ fn rules_per_machine() -> usize {
 /// What the report may add to the peak resident memory.
 const MEMORY_BUDGET: u64 = 64 * 1024 * 1024;
 
-/// The first `RULES` rules the fixture's profile selects, with their texts and results.
+/// The first `RAMPART_REPORT_RULES` rules the fixture's profile selects, with their texts and results.
 fn fixture_rules() -> (String, String, Vec<RuleText>, Vec<RuleResult>) {
-    #[allow(non_snake_case)]
-    let RULES = rules_per_machine();
+    let wanted = rules_per_machine();
     struct Collect {
         texts: Vec<RuleText>,
         results: Vec<RuleResult>,
@@ -88,8 +87,8 @@ fn fixture_rules() -> (String, String, Vec<RuleText>, Vec<RuleResult>) {
         .collect();
     let mut chosen = Vec::new();
     let mut texts = Vec::new();
-    for result in results.iter().cycle().take(RULES * 4) {
-        if chosen.len() == RULES {
+    for result in results.iter().cycle().take(wanted * 4) {
+        if chosen.len() == wanted {
             break;
         }
         if chosen
@@ -110,7 +109,7 @@ fn fixture_rules() -> (String, String, Vec<RuleText>, Vec<RuleResult>) {
     }
     // The fixture selects 189 rules; the rest are unselected rules of the same Benchmark.
     for text in &collect.texts {
-        if chosen.len() == RULES {
+        if chosen.len() == wanted {
             break;
         }
         if !chosen.iter().any(|c| c.rule_id == text.id) {
@@ -124,7 +123,7 @@ fn fixture_rules() -> (String, String, Vec<RuleText>, Vec<RuleResult>) {
             texts.push(text.clone());
         }
     }
-    assert_eq!(chosen.len(), RULES);
+    assert_eq!(chosen.len(), wanted);
     let (id, version) = collect.benchmark;
     (id, version, texts, chosen)
 }
@@ -148,8 +147,7 @@ async fn a_detailed_report_of_2000_machines_is_written_in_flat_memory(
     store: Arc<dyn Store>,
     backend: &str,
 ) {
-    #[allow(non_snake_case)]
-    let (MACHINES, RULES) = (machines(), rules_per_machine());
+    let (machine_count, rule_count) = (machines(), rules_per_machine());
     let now = Utc::now() - Duration::hours(1);
     let account = store.ensure_account("lumon", now).await.unwrap();
     let (benchmark_id, version, texts, rules) = fixture_rules();
@@ -174,14 +172,14 @@ async fn a_detailed_report_of_2000_machines_is_written_in_flat_memory(
                 now,
                 start_now: false,
                 creator_id: None,
-                run_cap: MACHINES as i64,
+                run_cap: machine_count as i64,
             },
             5,
         )
         .await
         .unwrap();
-    let mut computers = Vec::with_capacity(MACHINES);
-    for n in 0..MACHINES {
+    let mut computers = Vec::with_capacity(machine_count);
+    for n in 0..machine_count {
         let computer = store
             .register_computer(&NewComputer {
                 account_id: account.id,
@@ -198,7 +196,7 @@ async fn a_detailed_report_of_2000_machines_is_written_in_flat_memory(
         computers.push(computer.id);
     }
     store
-        .start_run(account.id, profile.id, None, now, MACHINES as i64)
+        .start_run(account.id, profile.id, None, now, machine_count as i64)
         .await
         .unwrap();
     let filled = Instant::now();
@@ -249,34 +247,41 @@ async fn a_detailed_report_of_2000_machines_is_written_in_flat_memory(
         now: Utc::now(),
         lease_until: Utc::now() + Duration::minutes(2),
     };
-    let ReportAnswer::Started(_, job) = store.request_report(&request).await.unwrap() else {
+    let ReportAnswer::Started(activity, job) = store.request_report(&request).await.unwrap() else {
         panic!("a new report starts");
     };
-    // Written again in later rounds: the writer rewrites the file of a report already ended.
+    let rows = machine_count * rule_count;
+    // Later rounds write the same report again (a new one would need the run stored again):
+    // its file is deleted first, so each round reads back the file it wrote, or none.
     for round in 0..setting("RAMPART_REPORT_REPEAT", 1) {
-        let started = job.clone();
+        if round > 0 {
+            assert!(store.delete_blob(account.id, &job.name).await.unwrap());
+        }
         // Measure the report alone: reset the peak to what is resident now.
         std::fs::write("/proc/self/clear_refs", "5").expect("the peak can be reset");
         let (_, before) = memory();
         let clock = Instant::now();
-        rampart_server::reports::write_report(store.as_ref(), started.clone()).await;
+        rampart_server::reports::write_report(store.as_ref(), job.clone()).await;
         let took = clock.elapsed();
         let (peak, _) = memory();
+        // The writer logs its errors: the report's activity says whether it was written.
+        let activity = store.activity(account.id, activity.id).await.unwrap();
+        let activity = activity.expect("the report's activity");
+        assert_eq!(activity.status, "succeeded", "{activity:?}");
         let bytes = store
-            .blob_size(account.id, &started.name)
+            .blob_size(account.id, &job.name)
             .await
             .unwrap()
-            .expect("the report was written");
-        let rows = (MACHINES * RULES) as f64;
+            .unwrap_or_else(|| panic!("round {} wrote no file", round + 1));
         println!(
-            "[{backend}] {MACHINES} machines × {RULES} rules stored in {:.1} s; detailed report \
+            "[{backend}] {machine_count} machines × {rule_count} rules stored in {:.1} s; detailed report \
              {}: {:.0} MB, {rows} rows in {:.2} s = {:.0} rows/s; peak memory grew by {:.1} MB \
              to {:.1} MB (resident before: {:.1} MB); load average {}",
             filled.as_secs_f64(),
             round + 1,
             bytes as f64 / 1e6,
             took.as_secs_f64(),
-            rows / took.as_secs_f64(),
+            rows as f64 / took.as_secs_f64(),
             peak.saturating_sub(before) as f64 / 1e6,
             peak as f64 / 1e6,
             before as f64 / 1e6,
@@ -295,27 +300,23 @@ async fn a_detailed_report_of_2000_machines_is_written_in_flat_memory(
             "writing a {bytes}-byte report raised peak memory by {} bytes",
             peak - before
         );
+        // Every row is there: count line ends without holding the file.
+        let mut lines = 0u64;
+        let mut index = 0;
+        let mut last = 0u8;
+        while let Some(chunk) = store
+            .blob_chunk(account.id, &job.name, index)
+            .await
+            .unwrap()
+        {
+            // A line end may straddle two chunks.
+            lines += u64::from(last == b'\r' && chunk.first() == Some(&b'\n'));
+            lines += chunk.windows(2).filter(|w| w == b"\r\n").count() as u64;
+            last = chunk.last().copied().unwrap_or(last);
+            index += 1;
+        }
+        assert_eq!(lines, rows as u64 + 1, "the header and one line per row");
     }
-    let rows = (MACHINES * RULES) as f64;
-    // Every row is there: count line ends without holding the file.
-    let mut lines = 0u64;
-    let mut index = 0;
-    let mut last = 0u8;
-    while let Some(chunk) = store
-        .blob_chunk(account.id, &job.name, index)
-        .await
-        .unwrap()
-    {
-        // A line end may straddle two chunks.
-        lines += u64::from(last == b'\r' && chunk.first() == Some(&b'\n'));
-        lines += chunk.windows(2).filter(|w| w == b"\r\n").count() as u64;
-        last = chunk.last().copied().unwrap_or(last);
-        index += 1;
-    }
-    assert!(
-        lines > rows as u64,
-        "header and {rows} rows at least; {lines}"
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

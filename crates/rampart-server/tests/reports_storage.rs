@@ -344,42 +344,96 @@ async fn a_pages_rule_results_are_each_machines_audit_results_in_machine_order(
     w.audit(run, first, "first").await;
     // Another run's results of the same machine are not this run's.
     w.audit(other_run, first, "later").await;
-    let instances = w.store.report_instances(run.id, 0, 10).await.unwrap();
+    let (low, high) = (first.min(second), first.max(second));
+    let page = w.store.report_page(run.id, 0, 10, true).await.unwrap();
+    let ids: Vec<i64> = page.instances.iter().map(|i| i.computer_id).collect();
+    assert_eq!(ids, [low, high], "by machine id");
     let audit_of = |computer: i64| {
-        let instance = instances
-            .iter()
-            .find(|i| i.computer_id == computer)
-            .unwrap();
-        instance.audit.as_ref().expect("audited").id
+        let instance = page.instances.iter().find(|i| i.computer_id == computer);
+        instance.unwrap().audit.as_ref().expect("audited").id
     };
     let tagged = |audit: i64, results: Vec<storage::StoredResult>| {
         results.into_iter().map(move |r| (audit, r))
     };
-    let (a, b) = (audit_of(first), audit_of(second));
+    let (a, b) = (audit_of(low), audit_of(high));
     let mut want: Vec<_> = tagged(a, w.store.audit_results(a).await.unwrap()).collect();
     want.extend(tagged(b, w.store.audit_results(b).await.unwrap()));
     assert_eq!(want.len(), 6, "three results each");
     assert!(want
         .iter()
         .any(|(_, r)| r.result == ResultKind::Fail.code()));
+    assert_eq!(page.results, want, "by machine, then rule index");
 
-    let all = w.store.report_results(run.id, 0, i64::MAX).await.unwrap();
-    assert_eq!(all, want, "by machine, then rule index");
-    let (low, high) = (first.min(second), first.max(second));
-    let only_low = w.store.report_results(run.id, 0, low).await.unwrap();
-    assert_eq!(only_low, want[..3], "the page ends at its last machine");
-    let only_high = w.store.report_results(run.id, low, high).await.unwrap();
-    assert_eq!(only_high, want[3..], "and starts after the previous page's");
-    let none = w
-        .store
-        .report_results(run.id, high, i64::MAX)
-        .await
-        .unwrap();
-    assert_eq!(none, []);
+    let only_low = w.store.report_page(run.id, 0, 1, true).await.unwrap();
+    assert_eq!(only_low.instances, page.instances[..1]);
+    assert_eq!(
+        only_low.results,
+        want[..3],
+        "the page ends at its last machine"
+    );
+    let only_high = w.store.report_page(run.id, low, 1, true).await.unwrap();
+    assert_eq!(only_high.instances, page.instances[1..]);
+    assert_eq!(
+        only_high.results,
+        want[3..],
+        "and starts after the previous page's"
+    );
+    let none = w.store.report_page(run.id, high, 10, true).await.unwrap();
+    assert_eq!(none, storage::ReportPage::default());
+    // A summary reads no results.
+    let summary = w.store.report_page(run.id, 0, 10, false).await.unwrap();
+    assert_eq!(summary.instances, page.instances);
+    assert_eq!(summary.results, []);
     // A machine of the run without an audit has no results, and is no error.
     let unaudited = w.start(t(4, 12, 0, 0)).await;
-    let nothing = w.store.report_results(unaudited.id, 0, i64::MAX).await;
-    assert_eq!(nothing.unwrap(), []);
+    let nothing = w
+        .store
+        .report_page(unaudited.id, 0, 10, true)
+        .await
+        .unwrap();
+    assert_eq!(nothing.instances.len(), 2);
+    assert!(nothing.instances.iter().all(|i| i.audit.is_none()));
+    assert_eq!(nothing.results, []);
+}
+
+/// A run that receives uploads while its detailed report is read: each page shows a machine's
+/// audit with exactly its results, or neither, and the report is written whole.
+async fn uploads_between_pages_leave_every_page_consistent(store: Arc<dyn Store>) {
+    let w = World::new(store, 730).await;
+    let run = w.start(t(2, 12, 0, 0)).await;
+    let [first, second] = w.computers;
+    let (low, high) = (first.min(second), first.max(second));
+    let before = w.store.report_page(run.id, 0, 1, true).await.unwrap();
+    assert_eq!(before.instances.len(), 1);
+    assert_eq!(before.instances[0].audit, None, "nothing uploaded yet");
+    assert_eq!(before.results, []);
+    // Both machines upload between the pages: the first one's after its page was read.
+    w.audit(run, low, "late").await;
+    w.audit(run, high, "between").await;
+    let after = w.store.report_page(run.id, low, 1, true).await.unwrap();
+    let audit = after.instances[0].audit.as_ref().expect("the upload shows");
+    assert_eq!(after.instances[0].computer_id, high);
+    assert_eq!(after.results.len(), 3);
+    assert!(after.results.iter().all(|(id, _)| *id == audit.id));
+
+    // The detailed report of the run, still in progress, is written and has every machine's
+    // rows: three each, with the audit's results.
+    let request = detailed(w.range(t(2, 0, 0, 0), t(2, 23, 0, 0)));
+    let (activity, job) = started(w.ask(&request).await);
+    rampart_server::reports::write_report(w.store.as_ref(), job.clone()).await;
+    let ended = w.activity(activity.id).await.unwrap();
+    assert_eq!(ended.status, "succeeded", "{ended:?}");
+    let csv = String::from_utf8(w.chunks(&job.name).await.concat()).unwrap();
+    let rows: Vec<&str> = csv.split_terminator("\r\n").skip(1).collect();
+    assert_eq!(rows.len(), 6, "{csv}");
+    for computer in [low, high] {
+        let mine: Vec<&&str> = rows
+            .iter()
+            .filter(|row| row.starts_with(&format!("{computer},")))
+            .collect();
+        assert_eq!(mine.len(), 3, "{csv}");
+        assert_eq!(mine.iter().filter(|row| row.contains(",fail,")).count(), 1);
+    }
 }
 
 // Which runs a report covers.
@@ -786,6 +840,7 @@ async fn runs_are_purged_only_once_expired_whatever_their_profile(store: Arc<dyn
 
 on_both_backends!(
     a_pages_rule_results_are_each_machines_audit_results_in_machine_order,
+    uploads_between_pages_leave_every_page_consistent,
     a_report_covers_the_runs_that_started_in_its_range_oldest_first,
     a_range_without_runs_starts_no_report,
     another_accounts_profile_is_not_found,

@@ -4,8 +4,10 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
+use rampart_domain::computer_query::ComputerQuery;
 use rampart_server::storage::{
-    self, NewProfile, ProfileChanges, ProfileFilter, StatusFilter, StorageError, Store,
+    self, ComputerChanges, NewComputer, NewProfile, ProfileChanges, ProfileFilter, StatusFilter,
+    StorageError, Store,
 };
 
 mod common;
@@ -14,16 +16,13 @@ use common::{Backend, FreshDatabase};
 
 struct Fresh {
     store: Arc<dyn Store>,
-    _database: FreshDatabase,
+    database: FreshDatabase,
 }
 
 async fn open(backend: Backend) -> Fresh {
     let database = FreshDatabase::new(&backend).await;
     let store = storage::open(&database.url).await.unwrap();
-    Fresh {
-        store,
-        _database: database,
-    }
+    Fresh { store, database }
 }
 
 async fn sqlite() -> Fresh {
@@ -405,6 +404,253 @@ async fn access_groups_have_unique_names_and_existing_parents(store: Arc<dyn Sto
     assert_eq!(names, ["global", "servers", "web"]);
 }
 
+/// A computer of the concurrent coverage test: in `global` or `sub`, tagged `a`, `b` or `c`.
+fn machine(account_id: i64, n: usize) -> NewComputer {
+    NewComputer {
+        account_id,
+        hostname: format!("m{n}"),
+        system_hostname: format!("m{n}"),
+        title: format!("M{n}"),
+        access_group: ["global", "sub"][n % 2].into(),
+        tags: vec![["a", "b", "c"][n % 3].into()],
+        secret_hash: format!("{n:064x}"),
+        now: at(2026, 12, 3),
+    }
+}
+
+/// Registrations, computer moves, retags and deletions, profile creations and coverage changes,
+/// all at once and many on the same rows: afterwards every profile's count is exactly the
+/// computers it covers, counted live from the computers, and the recount corrects nothing.
+async fn coverage_counts_stay_exact_under_concurrent_changes(store: Arc<dyn Store>) {
+    let account = store.ensure_account("lumon", at(2026, 1, 1)).await.unwrap();
+    store
+        .create_access_group(account.id, "sub", "Sub", "global")
+        .await
+        .unwrap();
+    let mut computers = Vec::new();
+    for n in 0..12 {
+        computers.push(
+            store
+                .register_computer(&machine(account.id, n))
+                .await
+                .unwrap()
+                .id,
+        );
+    }
+    let mut profiles = Vec::new();
+    let profile = |n: usize| NewProfile {
+        access_group: ["global", "sub"][n % 2].into(),
+        all_computers: n.is_multiple_of(3),
+        tags: vec![["a", "b", "c"][n % 3].into()],
+        ..new_profile(account.id, &format!("p{n}"))
+    };
+    for n in 0..3 {
+        profiles.push(store.create_profile(&profile(n), 100).await.unwrap().id);
+    }
+    let mut next = 12;
+    for round in 0..6 {
+        let mut tasks = tokio::task::JoinSet::new();
+        // New machines and new profiles, each racing the other kind.
+        for _ in 0..6 {
+            let (store, new) = (store.clone(), machine(account.id, next));
+            tasks.spawn(async move { store.register_computer(&new).await.map(|_| ()) });
+            next += 1;
+        }
+        for n in 0..2 {
+            let (store, new) = (store.clone(), profile(10 * round + n));
+            tasks.spawn(async move { store.create_profile(&new, 100).await.map(|_| ()) });
+        }
+        // Two PATCHes of each of a few computers at once, moving and retagging it.
+        for (i, &id) in computers.iter().enumerate().skip(round).step_by(3) {
+            for k in 0..2 {
+                let store = store.clone();
+                let changes = ComputerChanges {
+                    title: None,
+                    tags: Some(vec![["a", "b", "c"][(i + k + round) % 3].into()]),
+                    access_group: Some(["global", "sub"][(i + k) % 2].into()),
+                };
+                tasks.spawn(async move {
+                    store
+                        .update_computer(account.id, id, &changes)
+                        .await
+                        .map(|_| ())
+                });
+            }
+        }
+        // Profiles retagged, widened, narrowed and moved.
+        for (i, &id) in profiles.iter().enumerate() {
+            let store = store.clone();
+            let changes = ProfileChanges {
+                tags: Some(vec![["a", "b", "c"][(i + round) % 3].into()]),
+                all_computers: Some((i + round).is_multiple_of(4)),
+                access_group: Some(["global", "sub"][(i + round) % 2].into()),
+                ..ProfileChanges::default()
+            };
+            tasks.spawn(async move {
+                store
+                    .update_profile(account.id, id, &changes, at(2026, 12, 4))
+                    .await
+                    .map(|_| ())
+            });
+        }
+        // One deletion a round, of a machine another task is patching.
+        let gone = computers.remove(round);
+        let deleter = store.clone();
+        tasks.spawn(async move {
+            deleter
+                .delete_computer(account.id, gone, at(2026, 12, 4))
+                .await
+        });
+        while let Some(done) = tasks.join_next().await {
+            match done.unwrap() {
+                // A PATCH that lost the race with the deletion.
+                Ok(()) | Err(StorageError::NotFound) => {}
+                Err(e) => panic!("a concurrent change failed: {e}"),
+            }
+        }
+        let listed = store
+            .list_profiles(account.id, &ProfileFilter::default(), 1000, 0)
+            .await
+            .unwrap();
+        profiles = listed.results.iter().map(|p| p.id).collect();
+        let all = store
+            .list_computers(account.id, &ComputerQuery::default(), 1000, 0)
+            .await
+            .unwrap();
+        computers = all.results.iter().map(|c| c.id).collect();
+    }
+    assert_eq!(computers.len(), 12 + 6 * 6 - 6);
+    let all = store
+        .list_computers(account.id, &ComputerQuery::default(), 1000, 0)
+        .await
+        .unwrap()
+        .results;
+    let listed = store
+        .list_profiles(account.id, &ProfileFilter::default(), 1000, 0)
+        .await
+        .unwrap()
+        .results;
+    assert_eq!(listed.len(), 3 + 6 * 2);
+    for profile in &listed {
+        // `sub` is below `global`: a `global` profile covers both groups.
+        let live = all
+            .iter()
+            .filter(|c| profile.access_group == "global" || c.access_group == profile.access_group)
+            .filter(|c| profile.all_computers || c.tags.iter().any(|t| profile.tags.contains(t)))
+            .count() as i64;
+        assert_eq!(
+            profile.associated_instances, live,
+            "profile {} ({} {:?} all={}) counts what it covers",
+            profile.name, profile.access_group, profile.tags, profile.all_computers
+        );
+    }
+    assert!(
+        listed.iter().any(|p| p.associated_instances > 0),
+        "some profile covers something"
+    );
+    assert_eq!(
+        store.recount_all_coverage().await.unwrap(),
+        0,
+        "nothing drifted"
+    );
+}
+
+/// The recount corrects a count that is wrong, and only that one.
+async fn the_coverage_recount_corrects_a_drifted_count(fresh: Fresh) {
+    let store = fresh.store;
+    let account = store.ensure_account("lumon", at(2026, 1, 1)).await.unwrap();
+    store
+        .create_access_group(account.id, "sub", "Sub", "global")
+        .await
+        .unwrap();
+    let web = NewComputer {
+        tags: vec!["web".into()],
+        ..machine(account.id, 2)
+    };
+    store.register_computer(&web).await.unwrap();
+    let right = store
+        .create_profile(&new_profile(account.id, "web"), 100)
+        .await
+        .unwrap();
+    let wrong = store
+        .create_profile(&new_profile(account.id, "db"), 100)
+        .await
+        .unwrap();
+    assert_eq!(right.associated_instances, 1);
+    assert_eq!(store.recount_all_coverage().await.unwrap(), 0);
+    // Drift made by hand, in the database itself.
+    common::execute(
+        &fresh.database.url,
+        &format!(
+            "UPDATE security_profiles SET covered_instances = 7 WHERE id = {}",
+            wrong.id
+        ),
+    )
+    .await;
+    let drifted = store.profile(account.id, wrong.id).await.unwrap().unwrap();
+    assert_eq!(drifted.associated_instances, 7);
+    assert_eq!(store.recount_all_coverage().await.unwrap(), 1);
+    for id in [right.id, wrong.id] {
+        let profile = store.profile(account.id, id).await.unwrap().unwrap();
+        assert_eq!(profile.associated_instances, 1, "{}", profile.name);
+    }
+    assert_eq!(store.recount_all_coverage().await.unwrap(), 0);
+}
+
+/// Migration 0006's lz4 step on a server that cannot take it: the statement a PostgreSQL 13
+/// server does not know (a syntax error there) or a server without lz4 would refuse is caught,
+/// and the migration goes on with a notice; where lz4 exists, the column takes it.
+#[tokio::test]
+async fn migration_0006_goes_on_without_lz4_on_postgres() {
+    use sqlx::Connection;
+    let Some(fresh) = postgres("migration_0006_goes_on_without_lz4").await else {
+        return;
+    };
+    let migration =
+        include_str!("../migrations/postgres/0006_covered_counts_and_blob_compression.sql");
+    let block = &migration[migration.find("DO $$").expect("the lz4 block")..];
+    let mut conn = sqlx::PgConnection::connect(&fresh.database.url)
+        .await
+        .unwrap();
+    let compression = "SELECT attcompression::text FROM pg_attribute \
+         WHERE attrelid = 'blob_chunks'::regclass AND attname = 'data'";
+    sqlx::query("ALTER TABLE blob_chunks ALTER COLUMN data SET COMPRESSION pglz")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    // As PostgreSQL 13 reads it: an unknown clause, a syntax error when the statement is parsed.
+    let old_server = block.replace("SET COMPRESSION lz4", "SET COMPRESSED lz4");
+    assert_ne!(old_server, block);
+    sqlx::raw_sql(&old_server).execute(&mut conn).await.unwrap();
+    // A method the server lacks, as lz4 is on a server built without it.
+    let no_lz4 = block.replace("SET COMPRESSION lz4", "SET COMPRESSION zstd");
+    sqlx::raw_sql(&no_lz4).execute(&mut conn).await.unwrap();
+    let kept: String = sqlx::query_scalar(compression)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(kept, "p", "pglz is kept");
+    // This server has lz4: the block as written sets it.
+    sqlx::raw_sql(block).execute(&mut conn).await.unwrap();
+    let set: String = sqlx::query_scalar(compression)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(set, "l");
+}
+
+#[tokio::test]
+async fn the_coverage_recount_corrects_a_drifted_count_on_sqlite() {
+    the_coverage_recount_corrects_a_drifted_count(sqlite().await).await
+}
+
+#[tokio::test]
+async fn the_coverage_recount_corrects_a_drifted_count_on_postgres() {
+    if let Some(fresh) = postgres("the_coverage_recount_corrects_a_drifted_count").await {
+        the_coverage_recount_corrects_a_drifted_count(fresh).await
+    }
+}
+
 on_both_backends!(
     accounts_are_created_once_with_a_global_group,
     a_users_email_is_unique,
@@ -416,4 +662,5 @@ on_both_backends!(
     updates_change_only_what_is_given,
     archived_profiles_no_longer_change,
     access_groups_have_unique_names_and_existing_parents,
+    coverage_counts_stay_exact_under_concurrent_changes,
 );

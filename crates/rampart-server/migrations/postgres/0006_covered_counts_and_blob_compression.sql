@@ -11,12 +11,15 @@ UPDATE security_profiles AS p SET covered_instances = (
            AND t.tag IN (SELECT jsonb_array_elements_text(p.tags::jsonb)))));
 
 -- Blob chunks (report CSVs, raw uploads) compressed with lz4 rather than pglz: a detailed report
--- is written at hundreds of MB/s, several times what pglz compresses. Servers built without lz4
--- keep pglz; chunks already written keep theirs.
+-- is written at hundreds of MB/s, several times what pglz compresses. Chunks already written keep
+-- theirs. Servers that cannot keep pglz: PostgreSQL 13 and older, which have no SET COMPRESSION
+-- (a syntax error, 42601: the statement is run by EXECUTE, so that it is parsed only when run
+-- and the error can be caught), and servers built without lz4 (feature_not_supported, 0A000).
 DO $$
 BEGIN
-    ALTER TABLE blob_chunks ALTER COLUMN data SET COMPRESSION lz4;
-EXCEPTION WHEN feature_not_supported OR invalid_parameter_value THEN
-    RAISE NOTICE 'lz4 is not available: blob chunks stay compressed with pglz';
+    EXECUTE 'ALTER TABLE blob_chunks ALTER COLUMN data SET COMPRESSION lz4';
+EXCEPTION WHEN syntax_error OR feature_not_supported OR invalid_parameter_value THEN
+    RAISE NOTICE 'lz4 compression is not available (%): blob chunks stay compressed with pglz',
+        SQLERRM;
 END
 $$;

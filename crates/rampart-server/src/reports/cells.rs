@@ -18,7 +18,7 @@ struct RuleCells {
 }
 
 /// The cells of a benchmark version's rules, by rule index.
-pub struct VersionCells {
+pub(super) struct VersionCells {
     rules: Vec<RuleCells>,
 }
 
@@ -27,7 +27,8 @@ const NO_RULE_ID: &[u8] = b"";
 const NO_RULE_TEXTS: &[u8] = b",,";
 
 impl VersionCells {
-    pub fn new(rules: Vec<StoredRule>) -> Self {
+    /// Escapes the rules' cells once, sorted by rule index for lookup.
+    pub(super) fn new(rules: Vec<StoredRule>) -> Self {
         let mut rules: Vec<RuleCells> = rules
             .into_iter()
             .map(|rule| {
@@ -61,7 +62,7 @@ impl VersionCells {
     }
 
     /// The bytes kept, to bound the versions held at once.
-    pub fn bytes(&self) -> usize {
+    pub(super) fn bytes(&self) -> usize {
         self.rules
             .iter()
             .map(|rule| rule.id.len() + rule.texts.len() + std::mem::size_of::<RuleCells>())
@@ -70,7 +71,7 @@ impl VersionCells {
 }
 
 /// The identifiers' values, then the references' texts, joined with `; `.
-pub fn identifiers_and_references(identifiers: &str, refs: &str) -> String {
+pub(super) fn identifiers_and_references(identifiers: &str, refs: &str) -> String {
     let values = |json: &str, key: &str| -> Vec<String> {
         serde_json::from_str::<Vec<serde_json::Value>>(json)
             .unwrap_or_default()
@@ -85,13 +86,14 @@ pub fn identifiers_and_references(identifiers: &str, refs: &str) -> String {
 }
 
 /// The `Severity` and `Pass` cells of every code, each followed by its `,`.
-pub struct Words {
+pub(super) struct Words {
     severity: Vec<Vec<u8>>,
     result: Vec<Vec<u8>>,
 }
 
 impl Words {
-    pub fn new() -> Self {
+    /// Escapes every severity and result word once.
+    pub(super) fn new() -> Self {
         let cell = |word: &str| {
             let mut cell = Vec::with_capacity(word.len() + 1);
             push_field(&mut cell, word);
@@ -111,13 +113,14 @@ impl Words {
 
 /// A machine's audit's cells: `Instance ID,Report,` before the rule, `Report Time` and the line
 /// end after it.
-pub struct AuditCells {
+pub(super) struct AuditCells {
     before: Vec<u8>,
     after: Vec<u8>,
 }
 
 impl AuditCells {
-    pub fn new(computer_id: i64, audit: &ReportAudit) -> Self {
+    /// Escapes the audit's cells once for all its rows.
+    pub(super) fn new(computer_id: i64, audit: &ReportAudit) -> Self {
         let mut before = computer_id.to_string().into_bytes();
         before.push(b',');
         push_field(&mut before, audit.xccdf_profile.as_deref().unwrap_or(""));
@@ -129,15 +132,22 @@ impl AuditCells {
     }
 }
 
-/// Appends one detailed row per result to `out`.
-pub fn push_rows(
+/// Appends one detailed row per result taken from `results` to `out`, and stops once `out` holds
+/// `until` bytes (a piece's worth), so that `out` never passes `until` by more than one row.
+/// Answers how many rows it wrote; the results not taken are left in `results`.
+pub(super) fn push_rows(
     out: &mut Vec<u8>,
+    until: usize,
     audit: &AuditCells,
     rules: &VersionCells,
     words: &Words,
-    results: &[StoredResult],
-) {
-    for result in results {
+    results: &mut impl Iterator<Item = StoredResult>,
+) -> usize {
+    let mut rows = 0;
+    while out.len() < until {
+        let Some(result) = results.next() else {
+            break;
+        };
         let (id, texts) = rules.get(result.rule_idx);
         let severity = &words.severity[usize::from(result.severity)];
         let pass = &words.result[usize::from(result.result)];
@@ -159,7 +169,9 @@ pub fn push_rows(
         out.push(b',');
         out.extend_from_slice(pass);
         out.extend_from_slice(&audit.after);
+        rows += 1;
     }
+    rows
 }
 
 #[cfg(test)]
@@ -198,6 +210,19 @@ mod tests {
             csv.end_row().unwrap();
         }
         csv.into_inner()
+    }
+
+    /// An audit ended at `end` whose report (XCCDF profile) is `profile`.
+    fn audit(profile: Option<&str>, end: chrono::DateTime<chrono::Utc>) -> ReportAudit {
+        ReportAudit {
+            id: 1,
+            version_id: 1,
+            xccdf_profile: profile.map(str::to_owned),
+            end_time: end,
+            passing_rules: 0,
+            failing_rules: 0,
+            other_rules: 0,
+        }
     }
 
     fn rule(idx: i64, id: &str, description: &str, rationale: &str) -> StoredRule {
@@ -247,23 +272,17 @@ mod tests {
             Some("a \"profile\", odd"),
             None,
         ] {
-            let audit = ReportAudit {
-                id: 9,
-                version_id: 1,
-                xccdf_profile: profile.map(str::to_owned),
-                end_time: end,
-                passing_rules: 0,
-                failing_rules: 0,
-                other_rules: 0,
-            };
+            let audit = audit(profile, end);
             let mut fast = Vec::new();
-            push_rows(
+            let rows = push_rows(
                 &mut fast,
+                usize::MAX,
                 &AuditCells::new(42, &audit),
                 &VersionCells::new(rules.clone()),
                 &Words::new(),
-                &results,
+                &mut results.iter().copied(),
             );
+            assert_eq!(rows, results.len());
             let slow = field_by_field(42, &audit, &rules, &results);
             assert_eq!(
                 String::from_utf8(fast).unwrap(),
@@ -274,31 +293,74 @@ mod tests {
 
     #[test]
     fn a_result_without_rule_text_has_empty_rule_cells_not_another_rules() {
-        let audit = ReportAudit {
-            id: 1,
-            version_id: 1,
-            xccdf_profile: Some("p".into()),
-            end_time: chrono::Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap(),
-            passing_rules: 0,
-            failing_rules: 0,
-            other_rules: 0,
-        };
+        let audit = audit(
+            Some("p"),
+            chrono::Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap(),
+        );
         let mut out = Vec::new();
         push_rows(
             &mut out,
+            usize::MAX,
             &AuditCells::new(7, &audit),
             &VersionCells::new(vec![rule(1, "r1", "d", "r")]),
             &Words::new(),
-            &[StoredResult {
+            &mut std::iter::once(StoredResult {
                 rule_idx: 2,
                 result: 1,
                 severity: 3,
-            }],
+            }),
         );
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "7,p,,medium,,,,fail,2026-01-02T03:04:05Z\r\n"
         );
+    }
+
+    #[test]
+    fn rows_stop_once_the_piece_is_full_and_resume_where_they_stopped() {
+        let audit = audit(
+            None,
+            chrono::Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap(),
+        );
+        let (cells, words) = (AuditCells::new(7, &audit), Words::new());
+        // Texts as long as a rule's may be, every byte a quote that escaping doubles.
+        let huge = "\"".repeat(256 * 1024);
+        let rules = VersionCells::new(vec![rule(0, "r0", &huge, &huge)]);
+        let result = StoredResult {
+            rule_idx: 0,
+            result: 0,
+            severity: 0,
+        };
+        let mut one = Vec::new();
+        push_rows(
+            &mut one,
+            usize::MAX,
+            &cells,
+            &rules,
+            &words,
+            &mut std::iter::once(result),
+        );
+        let row = one.len();
+        assert!(row > 1024 * 1024, "a row of {row} bytes");
+        let mut results = std::iter::repeat_n(result, 10);
+        let mut out = vec![b'x'; 100];
+        // Below the limit, rows are added until it is passed: by one row at most.
+        assert_eq!(
+            push_rows(&mut out, 2 * row, &cells, &rules, &words, &mut results),
+            2
+        );
+        assert_eq!(out.len(), 100 + 2 * row);
+        // At the limit already, nothing is added and nothing is taken.
+        assert_eq!(
+            push_rows(&mut out, 2 * row, &cells, &rules, &words, &mut results),
+            0
+        );
+        out.clear();
+        assert_eq!(
+            push_rows(&mut out, 1, &cells, &rules, &words, &mut results),
+            1
+        );
+        assert_eq!(results.count(), 7, "the rest is left to the next piece");
     }
 
     #[test]

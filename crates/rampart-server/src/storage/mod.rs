@@ -5,6 +5,8 @@
 //! Every method that changes data runs in one transaction: a failed call changes nothing.
 
 mod encoding;
+#[macro_use]
+mod sql;
 mod postgres;
 mod records;
 mod sqlite;
@@ -130,6 +132,10 @@ pub trait Profiles {
         id: i64,
         now: DateTime<Utc>,
     ) -> Result<ProfileRecord>;
+    /// Recounts the computers every profile covers and corrects `covered_instances` where it
+    /// differs; answers how many profiles were corrected. Every change keeps the count exact, so
+    /// this should answer 0: it is the safety net the hourly retention job runs.
+    async fn recount_all_coverage(&self) -> Result<u64>;
 }
 
 /// Machines and their tags.
@@ -271,24 +277,19 @@ pub trait Reports {
         outcome: std::result::Result<u64, String>,
         now: DateTime<Utc>,
     ) -> Result<bool>;
-    /// Up to `limit` machines of the run with an id above `after`, by id.
-    async fn report_instances(
+    /// A page of what a report shows: up to `limit` machines of the run with an id above
+    /// `after`, by id, and when `with_results` the rule results of their audits, by machine then
+    /// rule index, each with its audit's id. Both come from one snapshot, so an upload landing
+    /// meanwhile shows in both (the machine's audit and its results) or in neither.
+    async fn report_page(
         &self,
         run_id: i64,
         after: i64,
         limit: i64,
-    ) -> Result<Vec<ReportInstance>>;
+        with_results: bool,
+    ) -> Result<ReportPage>;
     /// The rule results of an audit, by rule index.
     async fn audit_results(&self, audit_id: i64) -> Result<Vec<StoredResult>>;
-    /// The rule results of the run's machines with an id in (`after`, `through`], in one ordered
-    /// read: by machine id, then rule index, each with the id of the audit it belongs to. What
-    /// the detailed report reads, a page of machines at a time.
-    async fn report_results(
-        &self,
-        run_id: i64,
-        after: i64,
-        through: i64,
-    ) -> Result<Vec<(i64, StoredResult)>>;
     /// The rule texts of a benchmark version, by index.
     async fn version_rules(&self, version_id: i64) -> Result<Vec<StoredRule>>;
     /// What `name` is in the account: a tailoring file, a finished report, or nothing.

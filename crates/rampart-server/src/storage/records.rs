@@ -366,6 +366,14 @@ pub struct ReportInstance {
     pub audit: Option<ReportAudit>,
 }
 
+/// A page of a report's machines and their rule results, read at once.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ReportPage {
+    pub instances: Vec<ReportInstance>,
+    /// By machine then rule index, each with the id of the audit it belongs to.
+    pub results: Vec<(i64, StoredResult)>,
+}
+
 /// A machine's stored audit, as a report shows it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReportAudit {

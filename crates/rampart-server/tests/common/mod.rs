@@ -100,6 +100,19 @@ impl Drop for FreshDatabase {
     }
 }
 
+/// Runs one statement on the test database behind the store, as the tests that must reach past
+/// the store do (to make a fault by hand).
+pub async fn execute(url: &str, sql: &str) {
+    use sqlx::Connection;
+    if url.starts_with("sqlite:") {
+        let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+        sqlx::query(sql).execute(&mut conn).await.unwrap();
+    } else {
+        let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::query(sql).execute(&mut conn).await.unwrap();
+    }
+}
+
 /// The shared fixtures folder (`shared/` beside the repository).
 pub fn fixtures() -> std::path::PathBuf {
     let beside = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures");

@@ -15,6 +15,19 @@ pub(super) async fn access_group_id(
         .ok_or_else(|| StorageError::UnknownAccessGroup(name.to_owned()))
 }
 
+/// Takes the account's lock (its row, `FOR NO KEY UPDATE`), which serializes every transaction
+/// that changes which computers the account's profiles cover, so each one counts from what the
+/// one before it committed. Taken first: see the lock order in `mod.rs`. `NotFound` for a
+/// missing account.
+pub(super) async fn lock_account(conn: &mut sqlx::PgConnection, account_id: i64) -> Result<()> {
+    sqlx::query("SELECT id FROM accounts WHERE id = $1 FOR NO KEY UPDATE")
+        .bind(account_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(StorageError::NotFound)?;
+    Ok(())
+}
+
 /// Records a new group in the closure table: its own ancestor, and below its parent's ancestors.
 async fn add_to_closure(
     conn: &mut sqlx::PgConnection,

@@ -2,7 +2,7 @@
 
 use rampart_domain::computer_query::{ComputerQuery, Term};
 
-use super::accounts::access_group_id;
+use super::accounts::{access_group_id, lock_account};
 use super::profiles::count_computer;
 use super::*;
 
@@ -119,6 +119,7 @@ impl Computers for PgStore {
 
     async fn register_computer(&self, new: &NewComputer) -> Result<ComputerRecord> {
         let mut tx = self.pool.begin().await?;
+        lock_account(&mut tx, new.account_id).await?;
         let group_id = access_group_id(&mut tx, new.account_id, &new.access_group).await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO computers (account_id, hostname, system_hostname, title, \
@@ -210,11 +211,14 @@ impl Computers for PgStore {
         changes: &ComputerChanges,
     ) -> Result<ComputerRecord> {
         let mut tx = self.pool.begin().await?;
+        // Its old coverage is uncounted, its new one counted once it has changed.
+        let moves = changes.access_group.is_some() || changes.tags.is_some();
+        if moves {
+            lock_account(&mut tx, account_id).await?;
+        }
         computer_in(&mut tx, account_id, id)
             .await?
             .ok_or(StorageError::NotFound)?;
-        // Its old coverage is uncounted, its new one counted once it has changed.
-        let moves = changes.access_group.is_some() || changes.tags.is_some();
         if moves {
             count_computer(&mut tx, account_id, id, -1).await?;
         }
@@ -248,6 +252,7 @@ impl Computers for PgStore {
 
     async fn delete_computer(&self, account_id: i64, id: i64, now: DateTime<Utc>) -> Result<()> {
         let mut tx = self.pool.begin().await?;
+        lock_account(&mut tx, account_id).await?;
         // Uncounted while still there to be seen; a missing one counts for nothing.
         count_computer(&mut tx, account_id, id, -1).await?;
         let deleted = sqlx::query("UPDATE computers SET deleted_time = $1 WHERE account_id = $2 AND id = $3 AND deleted_time IS NULL")

@@ -1,6 +1,18 @@
 //! The PostgreSQL backend, for fleets larger than one machine's disk and for several `rampart
 //! serve` replicas. Check-then-write steps lock the row they depend on (`FOR UPDATE`), so
 //! replicas cannot both pass a limit.
+//!
+//! Lock order. Every transaction takes its locks in this order, so none waits in a cycle:
+//! 1. the account row (`accounts::lock_account`, `FOR NO KEY UPDATE`, which leaves the
+//!    `FOR KEY SHARE` locks of inserts referencing the account free): taken first by every
+//!    transaction that changes which computers a profile covers (registering, moving, retagging
+//!    or deleting a computer; creating a profile or changing its tags, `all_computers` or access
+//!    group; the coverage recount), so `covered_instances` is counted from committed data under
+//!    READ COMMITTED. The ingest path (`results.rs`, `runs.rs`) never takes it;
+//! 2. security profile rows;
+//! 3. activities, by run then id;
+//! 4. run instances;
+//! 5. runs.
 
 use std::time::Duration;
 

@@ -1,12 +1,7 @@
 //! Security profiles.
 
-use super::accounts::access_group_id;
+use super::accounts::{access_group_id, lock_account};
 use super::*;
-
-/// How many computers a profile (aliased `p`) covers now, counted from the computers; kept in
-/// `covered_instances` by every change to a profile's coverage or to a computer
-/// ([`count_computer`]), so that reading a profile never counts its computers.
-const COVERED: &str = concat!("(SELECT count(*) FROM computers c WHERE ", covers!(), ")");
 
 const PROFILE_SELECT: &str =
     "SELECT p.id, p.account_id, p.name, p.title, p.benchmark, p.mode, p.schedule, p.start_date, \
@@ -21,9 +16,10 @@ const PROFILE_SELECT: &str =
 /// Recounts the computers profile `id` covers, after a change to its tags, `all_computers` or
 /// access group.
 pub(super) async fn recount_coverage(conn: &mut sqlx::PgConnection, id: i64) -> Result<()> {
-    let sql =
-        format!("UPDATE security_profiles AS p SET covered_instances = {COVERED} WHERE p.id = $1");
-    sqlx::query(&sql).bind(id).execute(&mut *conn).await?;
+    sqlx::query(recount_coverage_sql!("p.id = $1"))
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 
@@ -35,17 +31,12 @@ pub(super) async fn count_computer(
     computer_id: i64,
     delta: i64,
 ) -> Result<()> {
-    sqlx::query(concat!(
-        "UPDATE security_profiles AS p SET covered_instances = covered_instances + $1 \
-         WHERE p.account_id = $2 AND EXISTS (SELECT 1 FROM computers c WHERE c.id = $3 AND ",
-        covers!(),
-        ")"
-    ))
-    .bind(delta)
-    .bind(account_id)
-    .bind(computer_id)
-    .execute(&mut *conn)
-    .await?;
+    sqlx::query(count_computer_sql!("$1", "$2", "$3"))
+        .bind(delta)
+        .bind(account_id)
+        .bind(computer_id)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 
@@ -145,12 +136,9 @@ fn push_filter(qb: &mut QueryBuilder<'_, Postgres>, account_id: i64, filter: &Pr
 impl Profiles for PgStore {
     async fn create_profile(&self, new: &NewProfile, max_active: i64) -> Result<ProfileRecord> {
         let mut tx = self.pool.begin().await?;
-        // The account row is the lock that serializes profile creation within an account.
-        sqlx::query("SELECT id FROM accounts WHERE id = $1 FOR UPDATE")
-            .bind(new.account_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(StorageError::NotFound)?;
+        // The account's lock serializes profile creation (the active limit, a free name) and
+        // the new profile's count with the computers' changes.
+        lock_account(&mut tx, new.account_id).await?;
         let active: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM security_profiles WHERE account_id = $1 AND status = 'active'",
         )
@@ -275,7 +263,13 @@ impl Profiles for PgStore {
         changes: &ProfileChanges,
         now: DateTime<Utc>,
     ) -> Result<ProfileRecord> {
+        let recount = changes.tags.is_some()
+            || changes.all_computers.is_some()
+            || changes.access_group.is_some();
         let mut tx = self.pool.begin().await?;
+        if recount {
+            lock_account(&mut tx, account_id).await?;
+        }
         let current = profile_in(&mut tx, account_id, id, true)
             .await?
             .ok_or(StorageError::NotFound)?;
@@ -318,10 +312,7 @@ impl Profiles for PgStore {
         }
         update.push(" WHERE id = ").push_bind(id);
         update.build().execute(&mut *tx).await?;
-        if changes.tags.is_some()
-            || changes.all_computers.is_some()
-            || changes.access_group.is_some()
-        {
+        if recount {
             recount_coverage(&mut tx, id).await?;
         }
         let updated = profile_in(&mut tx, account_id, id, false)
@@ -352,5 +343,28 @@ impl Profiles for PgStore {
             .ok_or(StorageError::NotFound)?;
         tx.commit().await?;
         Ok(archived)
+    }
+
+    async fn recount_all_coverage(&self) -> Result<u64> {
+        let accounts: Vec<i64> = sqlx::query_scalar("SELECT id FROM accounts ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        let sql = recount_coverage_sql!(
+            "p.account_id = $1 AND p.covered_instances <> ",
+            covered_sql!()
+        );
+        let mut corrected = 0;
+        // One account at a time, under its lock, so no change is counted while it is recounted.
+        for account in accounts {
+            let mut tx = self.pool.begin().await?;
+            lock_account(&mut tx, account).await?;
+            corrected += sqlx::query(sql)
+                .bind(account)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            tx.commit().await?;
+        }
+        Ok(corrected)
     }
 }

@@ -37,6 +37,75 @@ async fn job_in(conn: &mut PgConnection, report_id: i64) -> Result<ReportJob> {
     })
 }
 
+/// Up to `limit` machines of the run with an id above `after`, by id.
+async fn report_instances(
+    conn: &mut PgConnection,
+    run_id: i64,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<ReportInstance>> {
+    let rows = sqlx::query(report_instances_sql!("$1", "$2", "$3"))
+        .bind(run_id)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let audit = match row.try_get::<Option<i64>, _>("audit_id")? {
+                Some(id) => Some(ReportAudit {
+                    id,
+                    version_id: row.try_get("version_id")?,
+                    xccdf_profile: row.try_get("xccdf_profile")?,
+                    end_time: row.try_get("end_time")?,
+                    passing_rules: row.try_get("passing_rules")?,
+                    failing_rules: row.try_get("failing_rules")?,
+                    other_rules: row.try_get("other_rules")?,
+                }),
+                None => None,
+            };
+            Ok(ReportInstance {
+                computer_id: row.try_get("computer_id")?,
+                hostname: row.try_get("hostname")?,
+                state: row.try_get("state")?,
+                audit,
+            })
+        })
+        .collect()
+}
+
+/// The rule results of the run's machines with an id in (`after`, `through`], by machine id
+/// then rule index, each with the id of its audit.
+async fn report_results(
+    conn: &mut PgConnection,
+    run_id: i64,
+    after: i64,
+    through: i64,
+) -> Result<Vec<(i64, StoredResult)>> {
+    // A machine's results as an array.
+    let rows: Vec<(i64, Vec<i64>)> = sqlx::query_as(report_results_sql!(
+        "array_agg((rr.rule_idx::bigint << 16) | ((rr.result::bigint & 255) << 8) \
+         | (rr.severity::bigint & 255) ORDER BY rr.rule_idx)",
+        "$1",
+        "$2",
+        "$3"
+    ))
+    .bind(run_id)
+    .bind(after)
+    .bind(through)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut results = Vec::new();
+    for (audit_id, packed) in rows {
+        unpack_results(
+            audit_id,
+            packed.into_iter().map(Ok::<i64, std::convert::Infallible>),
+            &mut results,
+        )?;
+    }
+    Ok(results)
+}
+
 #[async_trait]
 impl Reports for PgStore {
     async fn request_report(&self, request: &ReportRequest) -> Result<ReportAnswer> {
@@ -276,46 +345,27 @@ impl Reports for PgStore {
         Ok(true)
     }
 
-    async fn report_instances(
+    async fn report_page(
         &self,
         run_id: i64,
         after: i64,
         limit: i64,
-    ) -> Result<Vec<ReportInstance>> {
-        let rows = sqlx::query(
-            "SELECT ri.computer_id, c.hostname, ri.state, a.id AS audit_id, a.version_id, \
-             a.xccdf_profile, a.end_time, a.passing_rules, a.failing_rules, a.other_rules \
-             FROM run_instances ri JOIN computers c ON c.id = ri.computer_id \
-             LEFT JOIN audits a ON a.id = ri.audit_id \
-             WHERE ri.run_id = $1 AND ri.computer_id > $2 ORDER BY ri.computer_id LIMIT $3",
-        )
-        .bind(run_id)
-        .bind(after)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                let audit = match row.try_get::<Option<i64>, _>("audit_id")? {
-                    Some(id) => Some(ReportAudit {
-                        id,
-                        version_id: row.try_get("version_id")?,
-                        xccdf_profile: row.try_get("xccdf_profile")?,
-                        end_time: row.try_get("end_time")?,
-                        passing_rules: row.try_get("passing_rules")?,
-                        failing_rules: row.try_get("failing_rules")?,
-                        other_rules: row.try_get("other_rules")?,
-                    }),
-                    None => None,
-                };
-                Ok(ReportInstance {
-                    computer_id: row.try_get("computer_id")?,
-                    hostname: row.try_get("hostname")?,
-                    state: row.try_get("state")?,
-                    audit,
-                })
-            })
-            .collect()
+        with_results: bool,
+    ) -> Result<ReportPage> {
+        let mut tx = self.pool.begin().await?;
+        // One snapshot for both reads: REPEATABLE READ takes it at the first one.
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .execute(&mut *tx)
+            .await?;
+        let instances = report_instances(&mut tx, run_id, after, limit).await?;
+        let results = match instances.last() {
+            Some(last) if with_results => {
+                report_results(&mut tx, run_id, after, last.computer_id).await?
+            }
+            _ => Vec::new(),
+        };
+        tx.commit().await?;
+        Ok(ReportPage { instances, results })
     }
 
     async fn audit_results(&self, audit_id: i64) -> Result<Vec<StoredResult>> {
@@ -327,38 +377,6 @@ impl Reports for PgStore {
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.into_iter().map(stored_result).collect())
-    }
-
-    async fn report_results(
-        &self,
-        run_id: i64,
-        after: i64,
-        through: i64,
-    ) -> Result<Vec<(i64, StoredResult)>> {
-        // One range scan of the run's machines, each joined to its audit's results by key; a
-        // machine's results come as one row (an array, packed as `unpack_results` reads them)
-        // rather than one row each, as a row costs far more to hand over than to read.
-        let rows: Vec<(i64, Vec<i64>)> = sqlx::query_as(
-            "SELECT ri.audit_id, array_agg((rr.rule_idx::bigint << 16) \
-             | ((rr.result::bigint & 255) << 8) | (rr.severity::bigint & 255) ORDER BY rr.rule_idx) \
-             FROM run_instances ri JOIN rule_results rr ON rr.audit_id = ri.audit_id \
-             WHERE ri.run_id = $1 AND ri.computer_id > $2 AND ri.computer_id <= $3 \
-             GROUP BY ri.computer_id, ri.audit_id ORDER BY ri.computer_id",
-        )
-        .bind(run_id)
-        .bind(after)
-        .bind(through)
-        .fetch_all(&self.pool)
-        .await?;
-        let mut results = Vec::new();
-        for (audit_id, packed) in rows {
-            unpack_results(
-                audit_id,
-                packed.into_iter().map(Ok::<i64, std::convert::Infallible>),
-                &mut results,
-            )?;
-        }
-        Ok(results)
     }
 
     async fn version_rules(&self, version_id: i64) -> Result<Vec<StoredRule>> {

@@ -3,11 +3,6 @@
 use super::accounts::access_group_id;
 use super::*;
 
-/// How many computers a profile (aliased `p`) covers now, counted from the computers; kept in
-/// `covered_instances` by every change to a profile's coverage or to a computer
-/// ([`count_computer`]), so that reading a profile never counts its computers.
-const COVERED: &str = concat!("(SELECT count(*) FROM computers c WHERE ", covers!(), ")");
-
 const PROFILE_SELECT: &str =
     "SELECT p.id, p.account_id, p.name, p.title, p.benchmark, p.mode, p.schedule, p.start_date, \
      g.name AS access_group, p.all_computers, p.tags, p.restart_deliver_delay, \
@@ -21,9 +16,10 @@ const PROFILE_SELECT: &str =
 /// Recounts the computers profile `id` covers, after a change to its tags, `all_computers` or
 /// access group.
 pub(super) async fn recount_coverage(conn: &mut sqlx::SqliteConnection, id: i64) -> Result<()> {
-    let sql =
-        format!("UPDATE security_profiles AS p SET covered_instances = {COVERED} WHERE p.id = ?");
-    sqlx::query(&sql).bind(id).execute(&mut *conn).await?;
+    sqlx::query(recount_coverage_sql!("p.id = ?"))
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 
@@ -35,17 +31,12 @@ pub(super) async fn count_computer(
     computer_id: i64,
     delta: i64,
 ) -> Result<()> {
-    sqlx::query(concat!(
-        "UPDATE security_profiles AS p SET covered_instances = covered_instances + ? \
-         WHERE p.account_id = ? AND EXISTS (SELECT 1 FROM computers c WHERE c.id = ? AND ",
-        covers!(),
-        ")"
-    ))
-    .bind(delta)
-    .bind(account_id)
-    .bind(computer_id)
-    .execute(&mut *conn)
-    .await?;
+    sqlx::query(count_computer_sql!("?", "?", "?"))
+        .bind(delta)
+        .bind(account_id)
+        .bind(computer_id)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 
@@ -347,5 +338,13 @@ impl Profiles for SqliteStore {
             .ok_or(StorageError::NotFound)?;
         tx.commit().await?;
         Ok(archived)
+    }
+
+    async fn recount_all_coverage(&self) -> Result<u64> {
+        let sql = recount_coverage_sql!("p.covered_instances <> ", covered_sql!());
+        let mut tx = self.write().await?;
+        let corrected = sqlx::query(sql).execute(&mut *tx).await?.rows_affected();
+        tx.commit().await?;
+        Ok(corrected)
     }
 }

@@ -37,6 +37,75 @@ async fn job_in(conn: &mut SqliteConnection, report_id: i64) -> Result<ReportJob
     })
 }
 
+/// Up to `limit` machines of the run with an id above `after`, by id.
+async fn report_instances(
+    conn: &mut SqliteConnection,
+    run_id: i64,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<ReportInstance>> {
+    let rows = sqlx::query(report_instances_sql!("?", "?", "?"))
+        .bind(run_id)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let audit = match row.try_get::<Option<i64>, _>("audit_id")? {
+                Some(id) => Some(ReportAudit {
+                    id,
+                    version_id: row.try_get("version_id")?,
+                    xccdf_profile: row.try_get("xccdf_profile")?,
+                    end_time: time(row, "end_time")?,
+                    passing_rules: row.try_get("passing_rules")?,
+                    failing_rules: row.try_get("failing_rules")?,
+                    other_rules: row.try_get("other_rules")?,
+                }),
+                None => None,
+            };
+            Ok(ReportInstance {
+                computer_id: row.try_get("computer_id")?,
+                hostname: row.try_get("hostname")?,
+                state: row.try_get("state")?,
+                audit,
+            })
+        })
+        .collect()
+}
+
+/// The rule results of the run's machines with an id in (`after`, `through`], by machine id
+/// then rule index, each with the id of its audit.
+async fn report_results(
+    conn: &mut SqliteConnection,
+    run_id: i64,
+    after: i64,
+    through: i64,
+) -> Result<Vec<(i64, StoredResult)>> {
+    // A machine's results as a comma-separated list.
+    let rows: Vec<(i64, String)> = sqlx::query_as(report_results_sql!(
+        "group_concat((rr.rule_idx << 16) | ((rr.result & 255) << 8) \
+         | (rr.severity & 255), ',' ORDER BY rr.rule_idx)",
+        "?",
+        "?",
+        "?"
+    ))
+    .bind(run_id)
+    .bind(after)
+    .bind(through)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut results = Vec::new();
+    for (audit_id, packed) in rows {
+        unpack_results(
+            audit_id,
+            packed.split(',').map(|n| n.parse::<i64>()),
+            &mut results,
+        )?;
+    }
+    Ok(results)
+}
+
 #[async_trait]
 impl Reports for SqliteStore {
     async fn request_report(&self, request: &ReportRequest) -> Result<ReportAnswer> {
@@ -265,46 +334,25 @@ impl Reports for SqliteStore {
         Ok(true)
     }
 
-    async fn report_instances(
+    async fn report_page(
         &self,
         run_id: i64,
         after: i64,
         limit: i64,
-    ) -> Result<Vec<ReportInstance>> {
-        let rows = sqlx::query(
-            "SELECT ri.computer_id, c.hostname, ri.state, a.id AS audit_id, a.version_id, \
-             a.xccdf_profile, a.end_time, a.passing_rules, a.failing_rules, a.other_rules \
-             FROM run_instances ri JOIN computers c ON c.id = ri.computer_id \
-             LEFT JOIN audits a ON a.id = ri.audit_id \
-             WHERE ri.run_id = ? AND ri.computer_id > ? ORDER BY ri.computer_id LIMIT ?",
-        )
-        .bind(run_id)
-        .bind(after)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                let audit = match row.try_get::<Option<i64>, _>("audit_id")? {
-                    Some(id) => Some(ReportAudit {
-                        id,
-                        version_id: row.try_get("version_id")?,
-                        xccdf_profile: row.try_get("xccdf_profile")?,
-                        end_time: time(row, "end_time")?,
-                        passing_rules: row.try_get("passing_rules")?,
-                        failing_rules: row.try_get("failing_rules")?,
-                        other_rules: row.try_get("other_rules")?,
-                    }),
-                    None => None,
-                };
-                Ok(ReportInstance {
-                    computer_id: row.try_get("computer_id")?,
-                    hostname: row.try_get("hostname")?,
-                    state: row.try_get("state")?,
-                    audit,
-                })
-            })
-            .collect()
+        with_results: bool,
+    ) -> Result<ReportPage> {
+        // One snapshot for both reads: a deferred transaction in WAL mode reads the database as
+        // it was at its first read until it ends.
+        let mut tx = self.pool.begin().await?;
+        let instances = report_instances(&mut tx, run_id, after, limit).await?;
+        let results = match instances.last() {
+            Some(last) if with_results => {
+                report_results(&mut tx, run_id, after, last.computer_id).await?
+            }
+            _ => Vec::new(),
+        };
+        tx.commit().await?;
+        Ok(ReportPage { instances, results })
     }
 
     async fn audit_results(&self, audit_id: i64) -> Result<Vec<StoredResult>> {
@@ -316,38 +364,6 @@ impl Reports for SqliteStore {
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.into_iter().map(stored_result).collect())
-    }
-
-    async fn report_results(
-        &self,
-        run_id: i64,
-        after: i64,
-        through: i64,
-    ) -> Result<Vec<(i64, StoredResult)>> {
-        // One range scan of the run's machines, each joined to its audit's results by key; a
-        // machine's results come as one row (packed, see `unpack_results`) rather than one row
-        // each, as a row costs far more to hand over than to read.
-        let rows: Vec<(i64, String)> = sqlx::query_as(
-            "SELECT ri.audit_id, group_concat((rr.rule_idx << 16) | ((rr.result & 255) << 8) \
-             | (rr.severity & 255), ',' ORDER BY rr.rule_idx) \
-             FROM run_instances ri JOIN rule_results rr ON rr.audit_id = ri.audit_id \
-             WHERE ri.run_id = ? AND ri.computer_id > ? AND ri.computer_id <= ? \
-             GROUP BY ri.computer_id ORDER BY ri.computer_id",
-        )
-        .bind(run_id)
-        .bind(after)
-        .bind(through)
-        .fetch_all(&self.pool)
-        .await?;
-        let mut results = Vec::new();
-        for (audit_id, packed) in rows {
-            unpack_results(
-                audit_id,
-                packed.split(',').map(|n| n.parse::<i64>()),
-                &mut results,
-            )?;
-        }
-        Ok(results)
     }
 
     async fn version_rules(&self, version_id: i64) -> Result<Vec<StoredRule>> {
