@@ -26,6 +26,7 @@ pub async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
             std::thread::available_parallelism().map_or(2, |n| n.get()),
         )),
         settings: Arc::new(settings),
+        new_work: Arc::new(tokio::sync::Notify::new()),
     })
 }
 
@@ -81,6 +82,7 @@ pub async fn serve(
     let scheduler = tokio::spawn(crate::scheduler::run(
         state.store.clone(),
         state.settings.clone(),
+        state.new_work.clone(),
         {
             let mut stopped = stopped.clone();
             async move {

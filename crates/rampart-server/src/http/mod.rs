@@ -38,6 +38,10 @@ pub struct AppState {
     /// Password checks running at once: each takes ~19 MiB and a core for tens of milliseconds,
     /// so a burst of logins queues here instead of exhausting memory.
     pub password_checks: Arc<tokio::sync::Semaphore>,
+    /// Woken whenever this process hands machines new work (a run started, a restart released,
+    /// the next step of a fix queued): agents long-polling here look at once instead of at
+    /// their next check of the database.
+    pub new_work: Arc<tokio::sync::Notify>,
 }
 
 /// The whole API, ready to serve.

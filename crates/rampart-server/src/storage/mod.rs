@@ -5,6 +5,7 @@
 //! Every method that changes data runs in one transaction: a failed call changes nothing.
 
 mod encoding;
+mod group_commit;
 mod postgres;
 mod records;
 mod sqlite;

@@ -10,7 +10,7 @@ use rampart_domain::xccdf::{self, ResultKind, RuleResult, RuleText, TestResultIn
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::uploads::{drain, keep_upload, receive};
+use super::uploads::{drain, keep_upload, receive, Received};
 use super::Agent;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{from_object, path_id, JsonObject, QueryParams};
@@ -107,6 +107,10 @@ pub async fn activities(
         .unwrap_or(0);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(wait as u64);
     loop {
+        // Registered before the database is read: work created in between still wakes it.
+        let woken = state.new_work.notified();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
         let found = state.store.deliver(computer.id, Utc::now()).await?;
         if !found.is_empty() || tokio::time::Instant::now() >= deadline {
             // Only a poll that hands out work needs them: one query, and none for idle polls.
@@ -129,9 +133,19 @@ pub async fn activities(
                 known_versions,
             }));
         }
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        // Woken by this process; the database is read again every few seconds all the same,
+        // for work another server sharing it created.
+        let recheck = deadline.min(tokio::time::Instant::now() + RECHECK);
+        tokio::select! {
+            () = woken => {}
+            () = tokio::time::sleep_until(recheck) => {}
+        }
     }
 }
+
+/// How often a long poll reads the database again when nothing woke it: work created by another
+/// server on the same database reaches its waiting agents within this time.
+const RECHECK: Duration = Duration::from_secs(3);
 
 /// What storing an upload gave.
 #[derive(Debug, Serialize, ToSchema)]
@@ -269,7 +283,7 @@ fn check_stored_text(
 
 /// Parses an upload into what storage keeps; CPU work, run off the request threads.
 fn parse_upload(
-    file: std::fs::File,
+    upload: &Received,
     sha256: String,
     known: &HashSet<(String, String)>,
     max_bytes: u64,
@@ -282,10 +296,10 @@ fn parse_upload(
         info: None,
         results: Vec::new(),
     };
-    let reader = xccdf::open_maybe_gzip(
-        std::io::BufReader::with_capacity(256 * 1024, file),
-        max_bytes,
-    );
+    let input = upload
+        .reader()
+        .map_err(|e| anyhow::anyhow!("cannot read the upload back: {e}"))?;
+    let reader = xccdf::open_maybe_gzip(input, max_bytes);
     let summary = xccdf::parse(reader, &mut collect)
         .map_err(|e| refused(format!("the results file is not acceptable: {e}")))?;
     if collect.too_many {
@@ -379,10 +393,8 @@ pub async fn results(
             return Err(refusal);
         }
     };
-    let (file, sha256) = receive(body, limit).await?;
-    let raw = file
-        .try_clone()
-        .map_err(|e| anyhow::anyhow!("cannot reopen the upload: {e}"))?;
+    let (upload, sha256) = receive(body, limit).await?;
+    let upload = std::sync::Arc::new(upload);
     let id = path_id(&target, "activity")?;
     let activity = state
         .store
@@ -396,8 +408,9 @@ pub async fn results(
         .into_iter()
         .collect();
     let max = state.settings.max_upload_bytes.saturating_mul(16) as u64;
+    let parsed = upload.clone();
     let (ingest, target) =
-        tokio::task::spawn_blocking(move || parse_upload(file, sha256, &known, max))
+        tokio::task::spawn_blocking(move || parse_upload(&parsed, sha256, &known, max))
             .await
             .map_err(|e| anyhow::anyhow!("parsing panicked: {e}"))??;
     if let (Some(audited), Some(expected)) = (&ingest.xccdf_profile, expected_profile(&activity)) {
@@ -432,7 +445,7 @@ pub async fn results(
     );
     if open {
         ingest.upload =
-            Some(keep_upload(&state, computer.account_id, id, &ingest.sha256, raw).await?);
+            Some(keep_upload(&state, computer.account_id, id, &ingest.sha256, &upload).await?);
     }
     let recorded = state
         .store
@@ -523,6 +536,10 @@ pub async fn outcome(
         .record_outcome(computer.id, id, succeeded, &message, Utc::now(), &delay)
         .await
         .map_err(answer_error)?;
+    // A fix or restart that succeeded queues the run's next step for the machine.
+    if succeeded {
+        state.new_work.notify_waiters();
+    }
     Ok(Json(
         serde_json::json!({"activity_id": id, "status": outcome.status}),
     ))

@@ -33,6 +33,9 @@ mod runs;
 
 pub struct PgStore {
     pool: PgPool,
+    /// Uploads are recorded by one writer task, several per transaction
+    /// ([`super::group_commit`]).
+    uploads: super::group_commit::GroupCommit,
 }
 
 impl PgStore {
@@ -45,7 +48,11 @@ impl PgStore {
             .connect(url)
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        Ok(Self { pool })
+        let uploads = super::group_commit::GroupCommit::start(results::UploadWriter {
+            pool: pool.clone(),
+            versions: Default::default(),
+        });
+        Ok(Self { pool, uploads })
     }
 }
 

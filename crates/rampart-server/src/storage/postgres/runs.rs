@@ -370,12 +370,9 @@ impl Runs for PgStore {
         ingest: &Ingest,
         now: DateTime<Utc>,
     ) -> Result<AuditOutcome> {
-        let mut tx = self.pool.begin().await?;
-        let outcome =
-            super::results::record_results_in(&mut tx, computer_id, activity_id, ingest, now)
-                .await?;
-        tx.commit().await?;
-        Ok(outcome)
+        self.uploads
+            .record(computer_id, activity_id, ingest, now)
+            .await
     }
 
     async fn record_outcome(

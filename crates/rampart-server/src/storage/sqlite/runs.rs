@@ -365,12 +365,9 @@ impl Runs for SqliteStore {
         ingest: &Ingest,
         now: DateTime<Utc>,
     ) -> Result<AuditOutcome> {
-        let mut tx = self.write().await?;
-        let outcome =
-            super::results::record_results_in(&mut tx, computer_id, activity_id, ingest, now)
-                .await?;
-        tx.commit().await?;
-        Ok(outcome)
+        self.uploads
+            .record(computer_id, activity_id, ingest, now)
+            .await
     }
 
     async fn record_outcome(
