@@ -81,14 +81,14 @@ impl GroupCommit {
         &self,
         computer_id: i64,
         activity_id: i64,
-        ingest: &Ingest,
+        ingest: Ingest,
         now: DateTime<Utc>,
     ) -> Result<AuditOutcome> {
         let (reply, answer) = oneshot::channel();
         let job = Job {
             computer_id,
             activity_id,
-            ingest: ingest.clone(),
+            ingest,
             now,
             reply,
         };

@@ -205,6 +205,18 @@ pub trait Runs {
         ingest: &Ingest,
         now: DateTime<Utc>,
     ) -> Result<AuditOutcome>;
+    /// [`Runs::record_results`], handing the parsed file over: a backend that queues it keeps it
+    /// without a copy (the rule texts of a new version are megabytes).
+    async fn record_results_owned(
+        &self,
+        computer_id: i64,
+        activity_id: i64,
+        ingest: Ingest,
+        now: DateTime<Utc>,
+    ) -> Result<AuditOutcome> {
+        self.record_results(computer_id, activity_id, &ingest, now)
+            .await
+    }
     /// Finishes the computer's activity without results (a fix, a restart, or a failure). A
     /// successful fix in `fix-restart-audit` mode schedules the restart `restart_delay` from now;
     /// a successful restart hands out the audit.

@@ -447,11 +447,12 @@ pub async fn results(
         ingest.upload =
             Some(keep_upload(&state, computer.account_id, id, &ingest.sha256, &upload).await?);
     }
+    let kept = ingest.upload.clone();
     let recorded = state
         .store
-        .record_results(computer.id, id, &ingest, Utc::now())
+        .record_results_owned(computer.id, id, ingest, Utc::now())
         .await;
-    if let (Err(_), Some(upload)) = (&recorded, &ingest.upload) {
+    if let (Err(_), Some(upload)) = (&recorded, &kept) {
         if let Err(e) = state.store.delete_blob(computer.account_id, upload).await {
             tracing::warn!(error = %e, upload, "a refused upload's copy could not be removed");
         }

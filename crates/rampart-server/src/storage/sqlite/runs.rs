@@ -366,6 +366,18 @@ impl Runs for SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<AuditOutcome> {
         self.uploads
+            .record(computer_id, activity_id, ingest.clone(), now)
+            .await
+    }
+
+    async fn record_results_owned(
+        &self,
+        computer_id: i64,
+        activity_id: i64,
+        ingest: Ingest,
+        now: DateTime<Utc>,
+    ) -> Result<AuditOutcome> {
+        self.uploads
             .record(computer_id, activity_id, ingest, now)
             .await
     }
