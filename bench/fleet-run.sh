@@ -6,8 +6,8 @@
 #   full — every machine uploads its whole results file (fleet-sim --whole);
 #   thin — a second run, the version known: every machine uploads its TestResult alone.
 # For each it prints the time `:execute` took to answer, the time from `:execute` until
-# `last_run_results` counts all N finished, fleet-sim's closing line, the server's peak RSS and
-# the load average; at the end the bytes of storage per stored rule result.
+# `last_run_results` counts all N finished, fleet-sim's closing line, the server's peak RSS during
+# the run and the load average; at the end the bytes of storage per stored rule result.
 #
 # usage: bench/fleet-run.sh [--quick] [--instances N] [--database-url postgres://…/postgres]
 #   --quick          200 machines (what CI runs, to prove the bench works)
@@ -91,7 +91,8 @@ export RAMPART_LISTEN=127.0.0.1:$port RAMPART_MAX_INSTANCES_PER_PROFILE=$instanc
 load() { cut -d' ' -f1 /proc/loadavg; }
 now() { date +%s.%N; }
 ms_since() { echo "$1 $(now)" | awk '{printf "%.0f", ($2 - $1) * 1000}'; }
-peak_rss() { awk '/VmHWM/ {printf "%.0f MB", $2 / 1024}' "/proc/$server_pid/status"; }
+peak_rss() { awk '/VmHWM/ {printf "%.0f MB", $2 / 1024}' "/proc/$server_pid/status"; }  # during the run
+rss_parts() { awk '/RssAnon|RssFile/ {printf "%s %.0f MB ", $1, $2 / 1024}' "/proc/$server_pid/status"; }
 
 echo "== fleet run: $instances machines on $backend, fleet-sim --concurrency $concurrency ($(nproc) CPUs, load $(load))"
 "$bin" admin create-user --email bench@example.com --password 'bench password' >/dev/null
@@ -131,6 +132,8 @@ run() {
     perf_pid=$!
     sleep 0.5
   fi
+  # The peak RSS is this run's own: writing 5 to clear_refs resets VmHWM to the current RSS.
+  echo 5 >"/proc/$server_pid/clear_refs" 2>/dev/null || echo "(cannot reset the peak RSS: it counts from the server's start)" >&2
   t0=$(now)
   answered=$(api -o /dev/null -w '%{time_total}' -X POST "$base/api/v2/security-profiles/$profile:execute")
   while :; do
@@ -150,6 +153,7 @@ run() {
   printf '%s: :execute answered in %.0f ms · all %d finished %.2f s after :execute · server peak RSS %s · load %s before, %s after\n' \
     "$name" "$(echo "$answered" | awk '{print $1 * 1000}')" "$instances" "$(echo "$all" | awk '{print $1 / 1000}')" \
     "$(peak_rss)" "$before" "$(load)"
+  echo "  server now: $(rss_parts)"
   echo "  $line"
 }
 

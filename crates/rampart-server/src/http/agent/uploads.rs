@@ -31,9 +31,26 @@ pub(super) async fn drain(body: axum::body::Body, limit: usize) {
 /// this size per upload in flight.
 pub(super) const IN_MEMORY: usize = 1024 * 1024;
 
+/// Bytes received in memory, shared by the parse and the kept copy without being copied.
+#[derive(Clone)]
+pub(super) struct Shared(std::sync::Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for Shared {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Shared {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
 /// An upload's bytes, as received.
 pub(super) enum Received {
-    Memory(std::sync::Arc<[u8]>),
+    Memory(Shared),
     File(std::fs::File),
 }
 
@@ -59,7 +76,9 @@ pub(super) async fn receive(
 ) -> Result<(Received, String), ApiError> {
     use futures_util::StreamExt;
     use std::io::Write;
-    let mut memory: Vec<u8> = Vec::new();
+    // Sized from Content-Length when it fits in memory: no doubling on the way, no spare room.
+    let expected = axum::body::HttpBody::size_hint(&body).lower() as usize;
+    let mut memory: Vec<u8> = Vec::with_capacity(if expected <= IN_MEMORY { expected } else { 0 });
     let mut file: Option<std::fs::File> = None;
     let mut hash = Sha256::new();
     let mut size = 0usize;
@@ -93,7 +112,7 @@ pub(super) async fn receive(
     let sha256 = crate::auth::hex(&hash.finalize());
     let received = match file {
         Some(file) => Received::File(file),
-        None => Received::Memory(memory.into()),
+        None => Received::Memory(Shared(std::sync::Arc::new(memory))),
     };
     Ok((received, sha256))
 }

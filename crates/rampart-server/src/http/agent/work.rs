@@ -1,6 +1,7 @@
 //! The agent's work: fetching its activities, uploading audit results, reporting outcomes.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Path, State};
@@ -11,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::uploads::{drain, keep_upload, receive, Received};
+use super::version_gate::{Entry, GateGuard, VersionGates};
 use super::Agent;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{from_object, path_id, JsonObject, QueryParams};
@@ -163,10 +165,18 @@ pub struct ResultsAccepted {
 /// thousand at most, and what a file holds is kept in memory while it is stored.
 const MAX_RULES: usize = 20_000;
 
+/// How long the first upload of a version may take to be stored before the others of it,
+/// waiting at the gate, keep the rule texts themselves.
+const GATE_WAIT: Duration = Duration::from_secs(30);
+
 /// Collects what the server stores from a results file.
 struct Collect<'a> {
     too_many: bool,
     known: &'a HashSet<(String, String)>,
+    account_id: i64,
+    gates: &'a Arc<VersionGates>,
+    /// Held when this upload keeps the rule texts of a version it is the one to store.
+    guard: Option<GateGuard>,
     rules: Vec<RuleText>,
     wants_rules: bool,
     info: Option<TestResultInfo>,
@@ -175,7 +185,15 @@ struct Collect<'a> {
 
 impl xccdf::Visitor for Collect<'_> {
     fn benchmark(&mut self, id: &str, version: &str) -> bool {
-        self.wants_rules = !self.known.contains(&(id.to_owned(), version.to_owned()));
+        self.wants_rules = !self.known.contains(&(id.to_owned(), version.to_owned()))
+            && match self.gates.enter(self.account_id, id, version, GATE_WAIT) {
+                Entry::Keep(guard) => {
+                    self.guard = Some(guard);
+                    true
+                }
+                Entry::Skip => false,
+                Entry::KeepUnguarded => true,
+            };
         self.wants_rules
     }
 
@@ -281,16 +299,24 @@ fn check_stored_text(
     Ok(())
 }
 
-/// Parses an upload into what storage keeps; CPU work, run off the request threads.
+/// What a parse gave: the upload as storage keeps it, the machine it audits, and the gate of its
+/// version when this upload is the one to store its rule texts.
+type Parsed = (Ingest, String, Option<GateGuard>);
+
+/// Parses an upload into what storage keeps; CPU work, run off the request threads (it may
+/// wait at its version's gate).
 fn parse_upload(
     upload: &Received,
     sha256: String,
-    known: &HashSet<(String, String)>,
+    (account_id, known, gates): (i64, &HashSet<(String, String)>, &Arc<VersionGates>),
     max_bytes: u64,
-) -> Result<(Ingest, String), ApiError> {
+) -> Result<Parsed, ApiError> {
     let mut collect = Collect {
         too_many: false,
         known,
+        account_id,
+        gates,
+        guard: None,
         rules: Vec::new(),
         wants_rules: false,
         info: None,
@@ -359,7 +385,7 @@ fn parse_upload(
         sha256,
         upload: None,
     };
-    Ok((ingest, target))
+    Ok((ingest, target, collect.guard))
 }
 
 /// Upload the results file of an audit activity.
@@ -393,6 +419,12 @@ pub async fn results(
             return Err(refusal);
         }
     };
+    let slot = state
+        .upload_slots
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|e| anyhow::anyhow!("the upload slots are closed: {e}"))?;
     let (upload, sha256) = receive(body, limit).await?;
     let upload = std::sync::Arc::new(upload);
     let id = path_id(&target, "activity")?;
@@ -409,10 +441,19 @@ pub async fn results(
         .collect();
     let max = state.settings.max_upload_bytes.saturating_mul(16) as u64;
     let parsed = upload.clone();
-    let (ingest, target) =
-        tokio::task::spawn_blocking(move || parse_upload(&parsed, sha256, &known, max))
-            .await
-            .map_err(|e| anyhow::anyhow!("parsing panicked: {e}"))??;
+    let (gates, account_id) = (state.version_gates.clone(), computer.account_id);
+    let parsing = state
+        .parse_slots
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|e| anyhow::anyhow!("the parse slots are closed: {e}"))?;
+    let (ingest, target, gate) = tokio::task::spawn_blocking(move || {
+        let _parsing = parsing;
+        parse_upload(&parsed, sha256, (account_id, &known, &gates), max)
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("parsing panicked: {e}"))??;
     if let (Some(audited), Some(expected)) = (&ingest.xccdf_profile, expected_profile(&activity)) {
         if *audited != expected {
             return Err(refused(format!(
@@ -447,6 +488,10 @@ pub async fn results(
         ingest.upload =
             Some(keep_upload(&state, computer.account_id, id, &ingest.sha256, &upload).await?);
     }
+    // The bytes are kept (or not needed): only the parsed upload waits for the writer, and the
+    // next upload may be received.
+    drop(upload);
+    drop(slot);
     let kept = ingest.upload.clone();
     let recorded = state
         .store
@@ -458,6 +503,11 @@ pub async fn results(
         }
     }
     let outcome = recorded.map_err(answer_error)?;
+    // Committed: uploads of the version waiting at its gate read it as known. (A refusal
+    // above dropped the guard instead, and the next of them keeps the texts.)
+    if let Some(gate) = gate {
+        gate.stored();
+    }
     Ok(Json(ResultsAccepted {
         activity_id: outcome.activity_id,
         status: "succeeded".into(),
