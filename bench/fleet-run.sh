@@ -15,6 +15,8 @@
 #   --database-url   a PostgreSQL server to run on: the bench creates rampart_bench_<pid> there,
 #                    and drops it at the end (default: SQLite in the temporary data dir)
 #   --concurrency C  fleet-sim --concurrency (default 64)
+#   --thin-only      no full run: the first run uploads whole files only until the server holds
+#                    the version (as agents do), the second is the thin run (for iterating)
 #   --keep           keep the temporary data dir (and the PostgreSQL database)
 #   RAMPART_FIXTURES the fixtures folder (default ../shared/fixtures, /work/shared/fixtures)
 #   RAMPART_BIN      the server binary (default target/release/rampart, built when missing)
@@ -29,6 +31,7 @@ instances=5000
 pg_url=
 concurrency=64
 keep=
+thin_only=
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) instances=200 ;;
@@ -36,7 +39,8 @@ while [ $# -gt 0 ]; do
     --database-url) pg_url=${2:?--database-url needs a URL}; shift ;;
     --concurrency) concurrency=${2:?--concurrency needs a number}; shift ;;
     --keep) keep=1 ;;
-    *) echo "usage: $0 [--quick] [--instances N] [--database-url postgres://…] [--concurrency C] [--keep]" >&2; exit 2 ;;
+    --thin-only) thin_only=1 ;;
+    *) echo "usage: $0 [--quick] [--instances N] [--database-url postgres://…] [--concurrency C] [--thin-only] [--keep]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -86,12 +90,16 @@ else
 fi
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 base=http://127.0.0.1:$port
-export RAMPART_LISTEN=127.0.0.1:$port RAMPART_MAX_INSTANCES_PER_PROFILE=$instances RAMPART_LOG=warn
+export RAMPART_LISTEN=127.0.0.1:$port RAMPART_MAX_INSTANCES_PER_PROFILE=$instances RAMPART_LOG=${RAMPART_LOG:-warn}
 
 load() { cut -d' ' -f1 /proc/loadavg; }
 now() { date +%s.%N; }
 ms_since() { echo "$1 $(now)" | awk '{printf "%.0f", ($2 - $1) * 1000}'; }
 peak_rss() { awk '/VmHWM/ {printf "%.0f MB", $2 / 1024}' "/proc/$server_pid/status"; }  # during the run
+# CPU seconds (user + system) a process and its threads used so far; `postgres_cpu` sums every
+# local postgres process (the database's share of the cores).
+cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+postgres_cpu() { local t=0 p; for p in $(pgrep -x postgres 2>/dev/null); do t=$(echo "$t $(cpu_of "$p")" | awk '{print $1 + $2}'); done; echo "$t"; }
 rss_parts() { awk '/RssAnon|RssFile/ {printf "%s %.0f MB ", $1, $2 / 1024}' "/proc/$server_pid/status"; }
 
 echo "== fleet run: $instances machines on $backend, fleet-sim --concurrency $concurrency ($(nproc) CPUs, load $(load))"
@@ -134,6 +142,8 @@ run() {
   fi
   # The peak RSS is this run's own: writing 5 to clear_refs resets VmHWM to the current RSS.
   echo 5 >"/proc/$server_pid/clear_refs" 2>/dev/null || echo "(cannot reset the peak RSS: it counts from the server's start)" >&2
+  local cpu0 pg0
+  cpu0=$(cpu_of "$server_pid") pg0=$(postgres_cpu)
   t0=$(now)
   answered=$(api -o /dev/null -w '%{time_total}' -X POST "$base/api/v2/security-profiles/$profile:execute")
   while :; do
@@ -144,8 +154,10 @@ run() {
     fi
     sleep 0.1
   done
-  local all
+  local all cpu pg
   all=$(ms_since "$t0")
+  cpu=$(echo "$cpu0 $(cpu_of "$server_pid")" | awk '{printf "%.1f", $2 - $1}')
+  pg=$(echo "$pg0 $(postgres_cpu)" | awk '{printf "%.1f", $2 - $1}')
   if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
   wait "$sim_pid" || { cat "$dir/sim-$name.err" >&2; exit 1; }
   sim_pid=
@@ -153,11 +165,11 @@ run() {
   printf '%s: :execute answered in %.0f ms · all %d finished %.2f s after :execute · server peak RSS %s · load %s before, %s after\n' \
     "$name" "$(echo "$answered" | awk '{print $1 * 1000}')" "$instances" "$(echo "$all" | awk '{print $1 / 1000}')" \
     "$(peak_rss)" "$before" "$(load)"
-  echo "  server now: $(rss_parts)"
+  echo "  CPU seconds during the run: server $cpu, postgres (all local processes) $pg · server now: $(rss_parts)"
   echo "  $line"
 }
 
-run full --whole
+if [ -n "$thin_only" ]; then run first; else run full --whole; fi
 run thin
 
 # Bytes of storage per stored rule result.

@@ -58,21 +58,37 @@ pub(super) struct GroupCommit {
 }
 
 impl GroupCommit {
-    /// Starts the writer task (on the current Tokio runtime).
-    pub fn start(writer: impl Writer) -> Self {
-        let (jobs, mut queue) = mpsc::unbounded_channel::<Job>();
-        tokio::spawn(async move {
-            while let Some(first) = queue.recv().await {
-                let mut jobs = vec![first];
-                while jobs.len() < MAX_BATCH {
-                    match queue.try_recv() {
-                        Ok(job) => jobs.push(job),
-                        Err(_) => break,
-                    }
+    /// Starts `workers` writer tasks (on the current Tokio runtime). Each takes the uploads
+    /// waiting when it is free, so with several a batch is written while the next one gathers:
+    /// on PostgreSQL a batch spends most of its time waiting for round trips, and two overlap
+    /// (their only shared row, a run's counters, is changed at the end of each). SQLite has one
+    /// writer at a time whatever the tasks: one is enough there.
+    pub fn start(writer: impl Writer, workers: usize) -> Self {
+        let (jobs, queue) = mpsc::unbounded_channel::<Job>();
+        let queue = Arc::new(tokio::sync::Mutex::new(queue));
+        let writer = Arc::new(writer);
+        for _ in 0..workers.max(1) {
+            let (queue, writer) = (queue.clone(), writer.clone());
+            tokio::spawn(async move {
+                loop {
+                    let jobs = {
+                        let mut queue = queue.lock().await;
+                        let Some(first) = queue.recv().await else {
+                            return;
+                        };
+                        let mut jobs = vec![first];
+                        while jobs.len() < MAX_BATCH {
+                            match queue.try_recv() {
+                                Ok(job) => jobs.push(job),
+                                Err(_) => break,
+                            }
+                        }
+                        jobs
+                    };
+                    write(writer.as_ref(), jobs).await;
                 }
-                write(&writer, jobs).await;
-            }
-        });
+            });
+        }
         Self { jobs }
     }
 

@@ -318,6 +318,13 @@ pub trait Blobs {
     async fn blob_chunk(&self, account_id: i64, name: &str, index: u64) -> Result<Option<Vec<u8>>>;
     /// Removes a file; a missing one is not an error. Answers whether one was removed.
     async fn delete_blob(&self, account_id: i64, name: &str) -> Result<bool>;
+    /// Writes a whole file held in memory: readable, replacing one of the same name, once this
+    /// answers its size. A backend may do it in fewer steps than `create_blob`'s.
+    async fn put_blob(&self, account_id: i64, name: &str, bytes: &[u8]) -> Result<u64> {
+        let mut writer = self.create_blob(account_id, name).await?;
+        writer.write(bytes).await?;
+        writer.finish().await
+    }
 }
 
 /// A file being written to the blob store. Dropped without `finish`, it leaves nothing readable.

@@ -128,9 +128,11 @@ pub(super) async fn keep_upload(
     upload: &Received,
 ) -> Result<String, ApiError> {
     let name = crate::storage::upload_blob_name(activity_id, &sha256[..16]);
-    let mut writer = state.store.create_blob(account_id, &name).await?;
-    match upload {
-        Received::Memory(bytes) if bytes.starts_with(&[0x1f, 0x8b]) => writer.write(bytes).await?,
+    let file = match upload {
+        Received::Memory(bytes) if bytes.starts_with(&[0x1f, 0x8b]) => {
+            state.store.put_blob(account_id, &name, bytes).await?;
+            return Ok(name);
+        }
         Received::Memory(bytes) => {
             let bytes = bytes.clone();
             let compressed = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
@@ -142,15 +144,15 @@ pub(super) async fn keep_upload(
             .await
             .map_err(|e| anyhow::anyhow!("compressing the upload panicked: {e}"))?
             .map_err(|e| anyhow::anyhow!("cannot compress the upload: {e}"))?;
-            writer.write(&compressed).await?;
+            state.store.put_blob(account_id, &name, &compressed).await?;
+            return Ok(name);
         }
-        Received::File(file) => {
-            let file = file
-                .try_clone()
-                .map_err(|e| anyhow::anyhow!("cannot reopen the upload: {e}"))?;
-            write_file(writer.as_mut(), file).await?;
-        }
-    }
+        Received::File(file) => file
+            .try_clone()
+            .map_err(|e| anyhow::anyhow!("cannot reopen the upload: {e}"))?,
+    };
+    let mut writer = state.store.create_blob(account_id, &name).await?;
+    write_file(writer.as_mut(), file).await?;
     writer.finish().await?;
     Ok(name)
 }

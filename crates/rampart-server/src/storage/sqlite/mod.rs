@@ -75,11 +75,14 @@ impl SqliteStore {
             ),
         };
         let write_lock = Arc::new(tokio::sync::Mutex::new(()));
-        let uploads = super::group_commit::GroupCommit::start(results::UploadWriter {
-            pool: pool.clone(),
-            write_lock: write_lock.clone(),
-            versions: Default::default(),
-        });
+        let uploads = super::group_commit::GroupCommit::start(
+            results::UploadWriter {
+                pool: pool.clone(),
+                write_lock: write_lock.clone(),
+                versions: Default::default(),
+            },
+            1,
+        );
         Ok(Self {
             pool,
             write_lock,
