@@ -272,9 +272,8 @@ async fn store_audit(
     let (failing, other, passing) = (count(0), count(1), count(2));
     let passed = failing == 0;
     let state: i64 = if passed { 2 } else { 3 };
-    let column = |pick: fn(&ResultRow) -> Option<i64>| {
-        rows.iter().map(pick).collect::<Vec<Option<i64>>>()
-    };
+    let column =
+        |pick: fn(&ResultRow) -> Option<i64>| rows.iter().map(pick).collect::<Vec<Option<i64>>>();
     let text = format!("{passing} rules passed, {failing} failed, {other} other");
     // The instance's old state is read in the same statement: its row cannot change under it,
     // since every writer of an instance first locks its activity row, as `check_activity` did.

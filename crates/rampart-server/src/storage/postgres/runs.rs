@@ -98,14 +98,29 @@ pub(super) async fn start_run_in(
     .bind(now)
     .fetch_one(&mut *conn)
     .await?;
-    let children = sqlx::query(concat!(
-        "INSERT INTO activities (account_id, parent_id, computer_id, run_id, type, action, \
-         summary, status, creator_id, deliver_delay_window, creation_time) \
-         SELECT $1, $2, c.id, $3, 'UsgActivity', $4, 'usg audit for instance', 'undelivered', $5, 0, $6 \
-         FROM computers c, security_profiles p WHERE p.id = $7 AND ",
-        covers!(),
-        " ORDER BY c.id LIMIT $8"
-    ))
+    // The machines the profile covers (`covers!()`, written for this one profile so that its
+    // access groups and tags are read once, not once per computer), their activities and their
+    // instances: one statement.
+    let children: i64 = sqlx::query_scalar(
+        "WITH p AS (SELECT account_id, access_group_id, all_computers, \
+               ARRAY(SELECT jsonb_array_elements_text(tags::jsonb)) AS tags \
+             FROM security_profiles WHERE id = $7), \
+         groups AS (SELECT g.descendant_id FROM access_group_closure g, p \
+             WHERE g.ancestor_id = p.access_group_id), \
+         covered AS (SELECT c.id FROM computers c, p \
+             WHERE c.account_id = p.account_id AND c.deleted_time IS NULL \
+             AND c.access_group_id IN (SELECT descendant_id FROM groups) \
+             AND (p.all_computers OR c.id IN (SELECT t.computer_id FROM computer_tags t, p \
+                  WHERE t.tag = ANY (p.tags))) \
+             ORDER BY c.id LIMIT $8), \
+         kids AS (INSERT INTO activities (account_id, parent_id, computer_id, run_id, type, \
+               action, summary, status, creator_id, deliver_delay_window, creation_time) \
+             SELECT $1, $2, id, $3, 'UsgActivity', $4, 'usg audit for instance', 'undelivered', \
+               $5, 0, $6 FROM covered ORDER BY id RETURNING computer_id), \
+         instances AS (INSERT INTO run_instances (run_id, computer_id, state) \
+             SELECT $3, computer_id, 0 FROM kids) \
+         SELECT count(*) FROM kids",
+    )
     .bind(account_id)
     .bind(parent)
     .bind(run)
@@ -114,16 +129,7 @@ pub(super) async fn start_run_in(
     .bind(now)
     .bind(profile_id)
     .bind(cap)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected() as i64;
-    sqlx::query(
-        "INSERT INTO run_instances (run_id, computer_id, state) \
-         SELECT $1, computer_id, 0 FROM activities WHERE parent_id = $2",
-    )
-    .bind(run)
-    .bind(parent)
-    .execute(&mut *conn)
+    .fetch_one(&mut *conn)
     .await?;
     sqlx::query("UPDATE runs SET instances = $1, not_started = $1 WHERE id = $2")
         .bind(children)
