@@ -174,9 +174,10 @@ run() {
   for p in "${server_pids[@]}"; do
     echo 5 >"/proc/$p/clear_refs" 2>/dev/null || echo "(cannot reset the peak RSS: it counts from the server's start)" >&2
   done
-  local cpu0 pg0 watched=$profile how
+  local cpu0 pg0 watched=$profile how expected=1
   cpu0=$(servers_cpu) pg0=$(postgres_cpu)
   if [ "$start" = execute ]; then
+    executed=$((executed + 1)); expected=$executed
     t0=$(now)
     answered=$(api -o /dev/null -w '%{time_total}' -X POST "$base/api/v2/security-profiles/$profile:execute")
     how=$(printf ':execute answered in %.0f ms · all %d finished' "$(echo "$answered" | awk '{print $1 * 1000}')" "$instances")
@@ -221,11 +222,12 @@ run() {
       WHERE run_id = s.last_run_id) FROM security_profiles s WHERE s.id = $watched")
   errors=$(cat "$dir"/sim-"$name"-*.out | grep -o '· [0-9]* errors' | awk '{s += $2} END {print s + 0}')
   local verdict=ok
-  [ "$runs" = 1 ] && [ "$audits" = "$instances" ] && [ "$machines" = "$instances" ] && [ "$rows" = "$counted" ] && [ "$errors" = 0 ] || verdict=FAILED
-  echo "  checks ($verdict): runs of the profile $runs (1) · audits $audits for $machines distinct machines ($instances) · rule rows $rows = the audits' counts $counted · errors seen by agents $errors (0)"
+  [ "$runs" = "$expected" ] && [ "$audits" = "$instances" ] && [ "$machines" = "$instances" ] && [ "$rows" = "$counted" ] && [ "$errors" = 0 ] || verdict=FAILED
+  echo "  checks ($verdict): runs of the profile $runs ($expected) · audits $audits for $machines distinct machines ($instances) · rule rows $rows = the audits' counts $counted · errors seen by agents $errors (0)"
   [ "$verdict" = ok ] || exit 1
 }
 
+executed=0
 if [ -n "$thin_only" ]; then run first execute; else run full execute --whole; fi
 if [ "$servers" -gt 1 ]; then run thin schedule; else run thin execute; fi
 
