@@ -14,8 +14,9 @@ use rampart_domain::schedule::Schedule;
 use crate::config::Settings;
 use crate::storage::{ProfileRecord, Store};
 
-/// One pass of the scheduler's work, at `now`.
-pub async fn tick(store: &Arc<dyn Store>, settings: &Settings) -> anyhow::Result<()> {
+/// One pass of the scheduler's work, at `now`. True when it gave machines new work (a run
+/// started, a restart released).
+pub async fn tick(store: &Arc<dyn Store>, settings: &Settings) -> anyhow::Result<bool> {
     let now = rampart_domain::time::whole_seconds(Utc::now());
     let cap = i64::from(settings.max_instances_per_profile);
     let next = move |profile: &ProfileRecord| {
@@ -28,7 +29,7 @@ pub async fn tick(store: &Arc<dyn Store>, settings: &Settings) -> anyhow::Result
     if !started.is_empty() {
         tracing::info!(runs = started.len(), "scheduled runs started");
     }
-    store.release_scheduled(now).await?;
+    let released = store.release_scheduled(now).await?;
     let cutoff = now - chrono::Duration::hours(i64::from(settings.activity_timeout_hours));
     let expired = store.expire_activities(cutoff, now).await?;
     if expired > 0 {
@@ -47,7 +48,7 @@ pub async fn tick(store: &Arc<dyn Store>, settings: &Settings) -> anyhow::Result
         );
         crate::reports::spawn(store.clone(), job);
     }
-    Ok(())
+    Ok(!started.is_empty() || released > 0)
 }
 
 /// How often `run` deletes expired runs.
@@ -83,6 +84,7 @@ pub async fn purge(store: &dyn Store) -> anyhow::Result<()> {
 pub async fn run(
     store: Arc<dyn Store>,
     settings: Arc<Settings>,
+    new_work: Arc<tokio::sync::Notify>,
     shutdown: impl Future<Output = ()>,
 ) {
     let mut interval = tokio::time::interval(Duration::from_secs(u64::from(
@@ -102,8 +104,10 @@ pub async fn run(
                 return;
             }
             _ = interval.tick() => {
-                if let Err(e) = tick(&store, &settings).await {
-                    tracing::error!(error = format!("{e:#}"), "scheduler pass failed");
+                match tick(&store, &settings).await {
+                    Ok(true) => new_work.notify_waiters(),
+                    Ok(false) => {}
+                    Err(e) => tracing::error!(error = format!("{e:#}"), "scheduler pass failed"),
                 }
                 let idle = purging.as_ref().is_none_or(|p| p.is_finished());
                 if idle && last_purge.is_none_or(|at| at.elapsed() >= RETENTION_EVERY) {

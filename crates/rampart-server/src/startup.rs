@@ -12,6 +12,11 @@ use crate::config::Settings;
 use crate::http::{self, AppState};
 use crate::storage::{self, Store};
 
+/// Uploads in flight per core (see `AppState::upload_slots`): enough to keep the parse and the
+/// disk busy while others are received; each holds at most a compressed file (~600 KB) and its
+/// connection's read buffer.
+const UPLOAD_SLOTS_PER_CORE: usize = 8;
+
 /// Opens the database (creating the data dir and the SQLite file when needed), runs the
 /// migrations and loads the signing secret.
 pub async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
@@ -19,13 +24,16 @@ pub async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
     let secret = auth::signing_secret(&settings, store.as_ref()).await?;
     // Computed now, so that the first login of an unknown email takes no longer than others.
     tokio::task::spawn_blocking(auth::decoy_hash).await?;
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     Ok(AppState {
         store,
         tokens: Arc::new(Tokens::new(&secret, settings.token_ttl_hours)),
-        password_checks: Arc::new(tokio::sync::Semaphore::new(
-            std::thread::available_parallelism().map_or(2, |n| n.get()),
-        )),
+        password_checks: Arc::new(tokio::sync::Semaphore::new(cores)),
+        parse_slots: Arc::new(tokio::sync::Semaphore::new(cores)),
+        upload_slots: Arc::new(tokio::sync::Semaphore::new(UPLOAD_SLOTS_PER_CORE * cores)),
         settings: Arc::new(settings),
+        new_work: Arc::new(tokio::sync::Notify::new()),
+        version_gates: Arc::default(),
     })
 }
 
@@ -81,6 +89,7 @@ pub async fn serve(
     let scheduler = tokio::spawn(crate::scheduler::run(
         state.store.clone(),
         state.settings.clone(),
+        state.new_work.clone(),
         {
             let mut stopped = stopped.clone();
             async move {

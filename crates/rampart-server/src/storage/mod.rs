@@ -5,6 +5,7 @@
 //! Every method that changes data runs in one transaction: a failed call changes nothing.
 
 mod encoding;
+mod group_commit;
 #[macro_use]
 mod sql;
 mod postgres;
@@ -210,6 +211,18 @@ pub trait Runs {
         ingest: &Ingest,
         now: DateTime<Utc>,
     ) -> Result<AuditOutcome>;
+    /// [`Runs::record_results`], handing the parsed file over: a backend that queues it keeps it
+    /// without a copy (the rule texts of a new version are megabytes).
+    async fn record_results_owned(
+        &self,
+        computer_id: i64,
+        activity_id: i64,
+        ingest: Ingest,
+        now: DateTime<Utc>,
+    ) -> Result<AuditOutcome> {
+        self.record_results(computer_id, activity_id, &ingest, now)
+            .await
+    }
     /// Finishes the computer's activity without results (a fix, a restart, or a failure). A
     /// successful fix in `fix-restart-audit` mode schedules the restart `restart_delay` from now;
     /// a successful restart hands out the audit.
@@ -315,6 +328,13 @@ pub trait Blobs {
     async fn blob_chunk(&self, account_id: i64, name: &str, index: u64) -> Result<Option<Vec<u8>>>;
     /// Removes a file; a missing one is not an error. Answers whether one was removed.
     async fn delete_blob(&self, account_id: i64, name: &str) -> Result<bool>;
+    /// Writes a whole file held in memory: readable, replacing one of the same name, once this
+    /// answers its size. A backend may do it in fewer steps than `create_blob`'s.
+    async fn put_blob(&self, account_id: i64, name: &str, bytes: &[u8]) -> Result<u64> {
+        let mut writer = self.create_blob(account_id, name).await?;
+        writer.write(bytes).await?;
+        writer.finish().await
+    }
 }
 
 /// A file being written to the blob store. Dropped without `finish`, it leaves nothing readable.

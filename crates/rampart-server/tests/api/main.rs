@@ -7,6 +7,7 @@ mod helpers;
 
 mod access_groups;
 mod auth;
+mod first_uploads;
 mod fleet;
 mod fleet_sim;
 mod hardening;

@@ -19,6 +19,7 @@ use crate::http::AppState;
 use crate::storage::{ComputerRecord, NewComputer};
 
 mod uploads;
+pub mod version_gate;
 pub mod work;
 
 pub fn router() -> Router<AppState> {

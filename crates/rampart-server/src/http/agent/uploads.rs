@@ -1,4 +1,4 @@
-//! Uploads on their way in: streamed to a temporary file while hashed, and the accepted ones
+//! Uploads on their way in: received while hashed (in memory, or a temporary file when large), and the accepted ones
 //! kept gzip-compressed in the blob store (under `uploads/`, never reachable through `blob`),
 //! to be deleted with their run.
 
@@ -25,16 +25,61 @@ pub(super) async fn drain(body: axum::body::Body, limit: usize) {
     }
 }
 
-/// Streams an upload into an anonymous temporary file, hashing it on the way; more than `limit`
-/// bytes is 413 (reading stops there).
+/// Bodies up to this size are held in memory; larger ones go to a temporary file as they arrive.
+/// Compressed results files are well under it (a whole SSG results file is ~600 KB gzip, its
+/// `TestResult` alone ~20 KB), so uploads cost no file of their own, while memory stays bounded by
+/// this size per upload in flight.
+pub(super) const IN_MEMORY: usize = 1024 * 1024;
+
+/// Bytes received in memory, shared by the parse and the kept copy without being copied.
+#[derive(Clone)]
+pub(super) struct Shared(std::sync::Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for Shared {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Shared {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// An upload's bytes, as received.
+pub(super) enum Received {
+    Memory(Shared),
+    File(std::fs::File),
+}
+
+impl Received {
+    /// A reader from the first byte (blocking I/O for a file: run it off the async threads).
+    pub fn reader(&self) -> std::io::Result<Box<dyn std::io::BufRead + Send>> {
+        Ok(match self {
+            Self::Memory(bytes) => Box::new(std::io::Cursor::new(bytes.clone())),
+            Self::File(file) => {
+                let mut file = file.try_clone()?;
+                file.rewind()?;
+                Box::new(std::io::BufReader::with_capacity(256 * 1024, file))
+            }
+        })
+    }
+}
+
+/// Receives an upload, hashing it on the way: in memory up to [`IN_MEMORY`] bytes, then streamed
+/// into an anonymous temporary file; more than `limit` bytes is 413 (reading stops there).
 pub(super) async fn receive(
     body: axum::body::Body,
     limit: usize,
-) -> Result<(std::fs::File, String), ApiError> {
+) -> Result<(Received, String), ApiError> {
     use futures_util::StreamExt;
-    use std::io::{Seek, Write};
-    let mut file =
-        tempfile::tempfile().map_err(|e| anyhow::anyhow!("cannot create a temporary file: {e}"))?;
+    use std::io::Write;
+    // Sized from Content-Length when it fits in memory: no doubling on the way, no spare room.
+    let expected = axum::body::HttpBody::size_hint(&body).lower() as usize;
+    let mut memory: Vec<u8> = Vec::with_capacity(if expected <= IN_MEMORY { expected } else { 0 });
+    let mut file: Option<std::fs::File> = None;
     let mut hash = Sha256::new();
     let mut size = 0usize;
     let mut stream = body.into_data_stream();
@@ -48,13 +93,28 @@ pub(super) async fn receive(
             ));
         }
         hash.update(&chunk);
-        file.write_all(&chunk)
-            .map_err(|e| anyhow::anyhow!("cannot write the upload aside: {e}"))?;
+        if file.is_none() && size > IN_MEMORY {
+            let mut spill = tempfile::tempfile()
+                .map_err(|e| anyhow::anyhow!("cannot create a temporary file: {e}"))?;
+            spill
+                .write_all(&memory)
+                .map_err(|e| anyhow::anyhow!("cannot write the upload aside: {e}"))?;
+            memory = Vec::new();
+            file = Some(spill);
+        }
+        match &mut file {
+            Some(file) => file
+                .write_all(&chunk)
+                .map_err(|e| anyhow::anyhow!("cannot write the upload aside: {e}"))?,
+            None => memory.extend_from_slice(&chunk),
+        }
     }
-    file.rewind()
-        .map_err(|e| anyhow::anyhow!("cannot read the upload back: {e}"))?;
     let sha256 = crate::auth::hex(&hash.finalize());
-    Ok((file, sha256))
+    let received = match file {
+        Some(file) => Received::File(file),
+        None => Received::Memory(Shared(std::sync::Arc::new(memory))),
+    };
+    Ok((received, sha256))
 }
 
 /// Keeps a copy of an upload in the blob store, gzip-compressed (a gzip upload is kept as it
@@ -65,9 +125,43 @@ pub(super) async fn keep_upload(
     account_id: i64,
     activity_id: i64,
     sha256: &str,
-    mut file: std::fs::File,
+    upload: &Received,
 ) -> Result<String, ApiError> {
     let name = crate::storage::upload_blob_name(activity_id, &sha256[..16]);
+    let file = match upload {
+        Received::Memory(bytes) if bytes.starts_with(&[0x1f, 0x8b]) => {
+            state.store.put_blob(account_id, &name, bytes).await?;
+            return Ok(name);
+        }
+        Received::Memory(bytes) => {
+            let bytes = bytes.clone();
+            let compressed = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
+                let mut encoder =
+                    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                std::io::Write::write_all(&mut encoder, &bytes)?;
+                encoder.finish()
+            })
+            .await
+            .map_err(|e| anyhow::anyhow!("compressing the upload panicked: {e}"))?
+            .map_err(|e| anyhow::anyhow!("cannot compress the upload: {e}"))?;
+            state.store.put_blob(account_id, &name, &compressed).await?;
+            return Ok(name);
+        }
+        Received::File(file) => file
+            .try_clone()
+            .map_err(|e| anyhow::anyhow!("cannot reopen the upload: {e}"))?,
+    };
+    let mut writer = state.store.create_blob(account_id, &name).await?;
+    write_file(writer.as_mut(), file).await?;
+    writer.finish().await?;
+    Ok(name)
+}
+
+/// Copies an upload kept in a file into a blob, gzip-compressed (a gzip upload as it came).
+async fn write_file(
+    writer: &mut dyn crate::storage::BlobWriter,
+    mut file: std::fs::File,
+) -> Result<(), ApiError> {
     let compressed = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
         file.rewind()?;
         let mut magic = [0u8; 2];
@@ -86,7 +180,6 @@ pub(super) async fn keep_upload(
     .await
     .map_err(|e| anyhow::anyhow!("compressing the upload panicked: {e}"))?
     .map_err(|e| anyhow::anyhow!("cannot compress the upload: {e}"))?;
-    let mut writer = state.store.create_blob(account_id, &name).await?;
     let mut file = compressed;
     loop {
         let (chunk, back) = tokio::task::spawn_blocking(move || {
@@ -100,11 +193,9 @@ pub(super) async fn keep_upload(
         .map_err(|e| anyhow::anyhow!("reading the upload panicked: {e}"))?
         .map_err(|e| anyhow::anyhow!("cannot read the upload back: {e}"))?;
         if chunk.is_empty() {
-            break;
+            return Ok(());
         }
         writer.write(&chunk).await?;
         file = back;
     }
-    writer.finish().await?;
-    Ok(name)
 }

@@ -1,6 +1,7 @@
 //! The agent's work: fetching its activities, uploading audit results, reporting outcomes.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Path, State};
@@ -10,7 +11,8 @@ use rampart_domain::xccdf::{self, ResultKind, RuleResult, RuleText, TestResultIn
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::uploads::{drain, keep_upload, receive};
+use super::uploads::{drain, keep_upload, receive, Received};
+use super::version_gate::{Entry, GateGuard, VersionGates};
 use super::Agent;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{from_object, path_id, JsonObject, QueryParams};
@@ -107,6 +109,10 @@ pub async fn activities(
         .unwrap_or(0);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(wait as u64);
     loop {
+        // Registered before the database is read: work created in between still wakes it.
+        let woken = state.new_work.notified();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
         let found = state.store.deliver(computer.id, Utc::now()).await?;
         if !found.is_empty() || tokio::time::Instant::now() >= deadline {
             // Only a poll that hands out work needs them: one query, and none for idle polls.
@@ -129,9 +135,19 @@ pub async fn activities(
                 known_versions,
             }));
         }
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        // Woken by this process; the database is read again every few seconds all the same,
+        // for work another server sharing it created.
+        let recheck = deadline.min(tokio::time::Instant::now() + RECHECK);
+        tokio::select! {
+            () = woken => {}
+            () = tokio::time::sleep_until(recheck) => {}
+        }
     }
 }
+
+/// How often a long poll reads the database again when nothing woke it: work created by another
+/// server on the same database reaches its waiting agents within this time.
+const RECHECK: Duration = Duration::from_secs(3);
 
 /// What storing an upload gave.
 #[derive(Debug, Serialize, ToSchema)]
@@ -149,10 +165,18 @@ pub struct ResultsAccepted {
 /// thousand at most, and what a file holds is kept in memory while it is stored.
 const MAX_RULES: usize = 20_000;
 
+/// How long the first upload of a version may take to be stored before the others of it,
+/// waiting at the gate, keep the rule texts themselves.
+const GATE_WAIT: Duration = Duration::from_secs(30);
+
 /// Collects what the server stores from a results file.
 struct Collect<'a> {
     too_many: bool,
     known: &'a HashSet<(String, String)>,
+    account_id: i64,
+    gates: &'a Arc<VersionGates>,
+    /// Held when this upload keeps the rule texts of a version it is the one to store.
+    guard: Option<GateGuard>,
     rules: Vec<RuleText>,
     wants_rules: bool,
     info: Option<TestResultInfo>,
@@ -161,7 +185,15 @@ struct Collect<'a> {
 
 impl xccdf::Visitor for Collect<'_> {
     fn benchmark(&mut self, id: &str, version: &str) -> bool {
-        self.wants_rules = !self.known.contains(&(id.to_owned(), version.to_owned()));
+        self.wants_rules = !self.known.contains(&(id.to_owned(), version.to_owned()))
+            && match self.gates.enter(self.account_id, id, version, GATE_WAIT) {
+                Entry::Keep(guard) => {
+                    self.guard = Some(guard);
+                    true
+                }
+                Entry::Skip => false,
+                Entry::KeepUnguarded => true,
+            };
         self.wants_rules
     }
 
@@ -267,25 +299,33 @@ fn check_stored_text(
     Ok(())
 }
 
-/// Parses an upload into what storage keeps; CPU work, run off the request threads.
+/// What a parse gave: the upload as storage keeps it, the machine it audits, and the gate of its
+/// version when this upload is the one to store its rule texts.
+type Parsed = (Ingest, String, Option<GateGuard>);
+
+/// Parses an upload into what storage keeps; CPU work, run off the request threads (it may
+/// wait at its version's gate).
 fn parse_upload(
-    file: std::fs::File,
+    upload: &Received,
     sha256: String,
-    known: &HashSet<(String, String)>,
+    (account_id, known, gates): (i64, &HashSet<(String, String)>, &Arc<VersionGates>),
     max_bytes: u64,
-) -> Result<(Ingest, String), ApiError> {
+) -> Result<Parsed, ApiError> {
     let mut collect = Collect {
         too_many: false,
         known,
+        account_id,
+        gates,
+        guard: None,
         rules: Vec::new(),
         wants_rules: false,
         info: None,
         results: Vec::new(),
     };
-    let reader = xccdf::open_maybe_gzip(
-        std::io::BufReader::with_capacity(256 * 1024, file),
-        max_bytes,
-    );
+    let input = upload
+        .reader()
+        .map_err(|e| anyhow::anyhow!("cannot read the upload back: {e}"))?;
+    let reader = xccdf::open_maybe_gzip(input, max_bytes);
     let summary = xccdf::parse(reader, &mut collect)
         .map_err(|e| refused(format!("the results file is not acceptable: {e}")))?;
     if collect.too_many {
@@ -345,7 +385,7 @@ fn parse_upload(
         sha256,
         upload: None,
     };
-    Ok((ingest, target))
+    Ok((ingest, target, collect.guard))
 }
 
 /// Upload the results file of an audit activity.
@@ -379,10 +419,14 @@ pub async fn results(
             return Err(refusal);
         }
     };
-    let (file, sha256) = receive(body, limit).await?;
-    let raw = file
-        .try_clone()
-        .map_err(|e| anyhow::anyhow!("cannot reopen the upload: {e}"))?;
+    let slot = state
+        .upload_slots
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|e| anyhow::anyhow!("the upload slots are closed: {e}"))?;
+    let (upload, sha256) = receive(body, limit).await?;
+    let upload = std::sync::Arc::new(upload);
     let id = path_id(&target, "activity")?;
     let activity = state
         .store
@@ -396,10 +440,20 @@ pub async fn results(
         .into_iter()
         .collect();
     let max = state.settings.max_upload_bytes.saturating_mul(16) as u64;
-    let (ingest, target) =
-        tokio::task::spawn_blocking(move || parse_upload(file, sha256, &known, max))
-            .await
-            .map_err(|e| anyhow::anyhow!("parsing panicked: {e}"))??;
+    let parsed = upload.clone();
+    let (gates, account_id) = (state.version_gates.clone(), computer.account_id);
+    let parsing = state
+        .parse_slots
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|e| anyhow::anyhow!("the parse slots are closed: {e}"))?;
+    let (ingest, target, gate) = tokio::task::spawn_blocking(move || {
+        let _parsing = parsing;
+        parse_upload(&parsed, sha256, (account_id, &known, &gates), max)
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("parsing panicked: {e}"))??;
     if let (Some(audited), Some(expected)) = (&ingest.xccdf_profile, expected_profile(&activity)) {
         if *audited != expected {
             return Err(refused(format!(
@@ -432,18 +486,28 @@ pub async fn results(
     );
     if open {
         ingest.upload =
-            Some(keep_upload(&state, computer.account_id, id, &ingest.sha256, raw).await?);
+            Some(keep_upload(&state, computer.account_id, id, &ingest.sha256, &upload).await?);
     }
+    // The bytes are kept (or not needed): only the parsed upload waits for the writer, and the
+    // next upload may be received.
+    drop(upload);
+    drop(slot);
+    let kept = ingest.upload.clone();
     let recorded = state
         .store
-        .record_results(computer.id, id, &ingest, Utc::now())
+        .record_results_owned(computer.id, id, ingest, Utc::now())
         .await;
-    if let (Err(_), Some(upload)) = (&recorded, &ingest.upload) {
+    if let (Err(_), Some(upload)) = (&recorded, &kept) {
         if let Err(e) = state.store.delete_blob(computer.account_id, upload).await {
             tracing::warn!(error = %e, upload, "a refused upload's copy could not be removed");
         }
     }
     let outcome = recorded.map_err(answer_error)?;
+    // Committed: uploads of the version waiting at its gate read it as known. (A refusal
+    // above dropped the guard instead, and the next of them keeps the texts.)
+    if let Some(gate) = gate {
+        gate.stored();
+    }
     Ok(Json(ResultsAccepted {
         activity_id: outcome.activity_id,
         status: "succeeded".into(),
@@ -523,6 +587,10 @@ pub async fn outcome(
         .record_outcome(computer.id, id, succeeded, &message, Utc::now(), &delay)
         .await
         .map_err(answer_error)?;
+    // A fix or restart that succeeded queues the run's next step for the machine.
+    if succeeded {
+        state.new_work.notify_waiters();
+    }
     Ok(Json(
         serde_json::json!({"activity_id": id, "status": outcome.status}),
     ))

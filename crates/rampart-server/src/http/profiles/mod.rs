@@ -180,6 +180,9 @@ pub async fn create(
         .map_err(|e| anyhow::anyhow!("schedule computation failed: {e}"))??;
     let max_active = i64::from(state.settings.max_active_profiles);
     let created = state.store.create_profile(&new, max_active).await?;
+    if new.start_now {
+        state.new_work.notify_waiters();
+    }
     Ok(Json(created.into()))
 }
 
@@ -289,6 +292,7 @@ pub async fn execute(state: AppState, caller: Caller, id: i64) -> Result<Json<Ac
             crate::storage::StorageError::NotFound => missing(id),
             other => other.into(),
         })?;
+    state.new_work.notify_waiters();
     Ok(Json(parent.into()))
 }
 

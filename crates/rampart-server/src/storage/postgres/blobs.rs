@@ -145,6 +145,37 @@ impl Blobs for PgStore {
         .await?)
     }
 
+    /// One transaction (`create_blob`'s way takes three, each with its WAL flush): the file's
+    /// row, complete, and its chunks in one statement, after the one it replaces is removed.
+    async fn put_blob(&self, account_id: i64, name: &str, bytes: &[u8]) -> Result<u64> {
+        let chunks: Vec<&[u8]> = bytes.chunks(BLOB_CHUNK).collect();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, $2))")
+            .bind(name)
+            .bind(account_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM blobs WHERE account_id = $1 AND name = $2 AND complete")
+            .bind(account_id)
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "WITH b AS (INSERT INTO blobs (account_id, name, bytes, complete, creation_time) \
+             VALUES ($1, $2, $3, TRUE, now()) RETURNING id) \
+             INSERT INTO blob_chunks (blob_id, seq, data) \
+             SELECT b.id, (c.n - 1)::int4, c.data FROM b, unnest($4::bytea[]) WITH ORDINALITY AS c (data, n)",
+        )
+        .bind(account_id)
+        .bind(name)
+        .bind(bytes.len() as i64)
+        .bind(chunks)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(bytes.len() as u64)
+    }
+
     async fn delete_blob(&self, account_id: i64, name: &str) -> Result<bool> {
         // A write in progress is not a file yet: it is left to finish.
         let deleted =

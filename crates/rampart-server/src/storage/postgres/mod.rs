@@ -43,8 +43,14 @@ mod results;
 mod retention;
 mod runs;
 
+/// Upload writer tasks ([`super::group_commit`]), each with a connection while it writes.
+const UPLOAD_WRITERS: usize = 3;
+
 pub struct PgStore {
     pool: PgPool,
+    /// Uploads are recorded by one writer task, several per transaction
+    /// ([`super::group_commit`]).
+    uploads: super::group_commit::GroupCommit,
 }
 
 impl PgStore {
@@ -57,7 +63,14 @@ impl PgStore {
             .connect(url)
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        Ok(Self { pool })
+        let uploads = super::group_commit::GroupCommit::start(
+            results::UploadWriter {
+                pool: pool.clone(),
+                versions: Default::default(),
+            },
+            UPLOAD_WRITERS,
+        );
+        Ok(Self { pool, uploads })
     }
 }
 

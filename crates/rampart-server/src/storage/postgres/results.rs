@@ -5,8 +5,9 @@ use std::collections::HashMap;
 
 use rampart_domain::xccdf::Class;
 
-use super::runs::{end_activity, finish_run_if_done, set_instance_state};
+use super::runs::finish_run_if_done;
 use super::*;
+use crate::storage::group_commit::{BatchResult, Job, Learned, RuleIndexes, Writer};
 
 /// The stored version of a benchmark, created with its rule texts when new. Answers its id and
 /// its rules' indexes by rule id.
@@ -101,17 +102,34 @@ async fn insert_rule(
     Ok(())
 }
 
-/// Stores a results file for the computer's activity and ends it, in the caller's transaction.
-pub(super) async fn record_results_in(
-    conn: &mut PgConnection,
-    computer_id: i64,
-    activity_id: i64,
-    ingest: &Ingest,
-    now: DateTime<Utc>,
-) -> Result<AuditOutcome> {
+/// A machine's instance of a run moved from one state to another: the run's counters to change
+/// (applied once per batch and run, see [`RunMoves`]).
+struct Moved {
+    run: i64,
+    from: i64,
+    to: i64,
+}
+
+/// What storing an upload gave, and the counter move it made.
+struct Recorded {
+    outcome: AuditOutcome,
+    moved: Option<Moved>,
+}
+
+/// The activity an upload answers, read and locked: refused when it cannot take results; an
+/// upload of the same file again answers what was stored.
+enum Checked {
+    Open { account_id: i64, run: i64 },
+    Again(AuditOutcome),
+}
+
+async fn check_activity(conn: &mut PgConnection, job: &Job) -> Result<Checked> {
+    let (computer_id, activity_id, ingest) = (job.computer_id, job.activity_id, &job.ingest);
     let row = sqlx::query(
-        "SELECT account_id, status, action, run_id, answer_sha256 FROM activities \
-         WHERE id = $1 AND computer_id = $2 FOR UPDATE",
+        "SELECT a.account_id, a.status, a.action, a.run_id, a.answer_sha256, \
+         u.passing_rules, u.failing_rules, u.other_rules \
+         FROM activities a LEFT JOIN audits u ON u.activity_id = a.id \
+         WHERE a.id = $1 AND a.computer_id = $2 FOR UPDATE OF a",
     )
     .bind(activity_id)
     .bind(computer_id)
@@ -121,20 +139,14 @@ pub(super) async fn record_results_in(
     let status: String = row.try_get("status")?;
     let answered: Option<String> = row.try_get("answer_sha256")?;
     if status == "succeeded" && answered.as_deref() == Some(ingest.sha256.as_str()) {
-        let row = sqlx::query(
-            "SELECT passing_rules, failing_rules, other_rules FROM audits WHERE activity_id = $1",
-        )
-        .bind(activity_id)
-        .fetch_one(&mut *conn)
-        .await?;
         let failing: i64 = row.try_get("failing_rules")?;
-        return Ok(AuditOutcome {
+        return Ok(Checked::Again(AuditOutcome {
             activity_id,
             passing_rules: row.try_get("passing_rules")?,
             failing_rules: failing,
             other_rules: row.try_get("other_rules")?,
             passed: failing == 0,
-        });
+        }));
     }
     if !["undelivered", "delivered"].contains(&status.as_str()) {
         return Err(StorageError::Conflict(format!(
@@ -147,8 +159,76 @@ pub(super) async fn record_results_in(
             "activity {activity_id} runs no audit: answer it with an outcome, not results"
         )));
     }
-    let (account_id, run): (i64, i64) = (row.try_get("account_id")?, row.try_get("run_id")?);
-    let (version, index) = benchmark_version(conn, account_id, ingest).await?;
+    Ok(Checked::Open {
+        account_id: row.try_get("account_id")?,
+        run: row.try_get("run_id")?,
+    })
+}
+
+/// Stores a results file for the computer's activity and ends it, in the caller's transaction,
+/// but for the run's counters: the caller applies [`Recorded::moved`]. Refusals come before
+/// anything is written, but when this upload reads or creates its version (kept in a savepoint
+/// then, so that a refusal also undoes a version it created). A version missing from
+/// `versions` is added to `learned`, for the caller to remember once the transaction commits.
+async fn record_results_in(
+    conn: &mut PgConnection,
+    job: &Job,
+    versions: &RuleIndexes,
+    learned: &mut Vec<Learned>,
+) -> Result<Recorded> {
+    let (account_id, run) = match check_activity(conn, job).await? {
+        Checked::Open { account_id, run } => (account_id, run),
+        Checked::Again(outcome) => {
+            return Ok(Recorded {
+                outcome,
+                moved: None,
+            })
+        }
+    };
+    if let Some((version, index)) = versions.get(account_id, &job.ingest) {
+        return store_audit(conn, job, account_id, run, version, &index).await;
+    }
+    let mut savepoint = sqlx::Connection::begin(&mut *conn).await?;
+    let (version, index) = benchmark_version(&mut savepoint, account_id, &job.ingest).await?;
+    let index = std::sync::Arc::new(index);
+    match store_audit(&mut savepoint, job, account_id, run, version, &index).await {
+        Ok(recorded) => {
+            savepoint.commit().await?;
+            learned.push(RuleIndexes::learned(
+                account_id,
+                &job.ingest,
+                version,
+                index,
+            ));
+            Ok(recorded)
+        }
+        Err(e) => {
+            if is_refusal(&e) {
+                savepoint.rollback().await?;
+            }
+            Err(e)
+        }
+    }
+}
+
+/// A rule result as stored: (rule index, result code, severity code, seconds after the start,
+/// rank: 0 failing, 1 other, 2 passing).
+type ResultRow = (i64, i64, i64, Option<i64>, u8);
+
+/// The audit, its rule results, the machine's instance and its activity, in one statement
+/// (PostgreSQL runs a `WITH` of several writes as one, on one snapshot): one round trip instead
+/// of one per write. The rule results go as five arrays (`unnest`), so the statement is the same
+/// prepared one whatever the number of rules, with 23 parameters instead of five per rule.
+async fn store_audit(
+    conn: &mut PgConnection,
+    job: &Job,
+    account_id: i64,
+    run: i64,
+    version: i64,
+    index: &HashMap<String, i64>,
+) -> Result<Recorded> {
+    let (computer_id, activity_id, ingest, now) =
+        (job.computer_id, job.activity_id, &job.ingest, job.now);
     // (rule index, result code, severity code, seconds after start, rank: 0 failing first)
     let row = |idx: i64, result: &IngestResult| {
         let rank = match result.result.class() {
@@ -168,7 +248,7 @@ pub(super) async fn record_results_in(
             rank,
         )
     };
-    let mut rows: Vec<(i64, i64, i64, Option<i64>, u8)> = Vec::with_capacity(ingest.results.len());
+    let mut rows: Vec<ResultRow> = Vec::with_capacity(ingest.results.len());
     for result in &ingest.results {
         if result.result.class() == Class::NotSelected {
             continue;
@@ -190,10 +270,35 @@ pub(super) async fn record_results_in(
     rows.dedup_by_key(|r| r.0);
     let count = |rank: u8| rows.iter().filter(|r| r.4 == rank).count() as i64;
     let (failing, other, passing) = (count(0), count(1), count(2));
-    let audit: i64 = sqlx::query_scalar(
-        "INSERT INTO audits (account_id, run_id, computer_id, activity_id, version_id, \
-         xccdf_profile, target, start_time, end_time, score, passing_rules, failing_rules, \
-         other_rules, upload) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
+    let passed = failing == 0;
+    let state: i64 = if passed { 2 } else { 3 };
+    let column =
+        |pick: fn(&ResultRow) -> Option<i64>| rows.iter().map(pick).collect::<Vec<Option<i64>>>();
+    let text = format!("{passing} rules passed, {failing} failed, {other} other");
+    // The instance's old state is read in the same statement: its row cannot change under it,
+    // since every writer of an instance first locks its activity row, as `check_activity` did.
+    let old: Option<i64> = sqlx::query_scalar(
+        "WITH audit AS ( \
+           INSERT INTO audits (account_id, run_id, computer_id, activity_id, version_id, \
+             xccdf_profile, target, start_time, end_time, score, passing_rules, failing_rules, \
+             other_rules, upload) \
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id \
+         ), results AS ( \
+           INSERT INTO rule_results (audit_id, rule_idx, result, severity, seconds) \
+           SELECT audit.id, r.idx, r.result, r.severity, r.seconds FROM audit, \
+             unnest($15::int8[], $16::int8[], $17::int8[], $18::int8[]) \
+             AS r (idx, result, severity, seconds) \
+         ), old AS ( \
+           SELECT state FROM run_instances WHERE run_id = $2 AND computer_id = $3 \
+         ), instance AS ( \
+           UPDATE run_instances SET state = $19, audit_id = audit.id FROM audit \
+           WHERE run_id = $2 AND computer_id = $3 AND state <> $19 \
+         ), ended AS ( \
+           UPDATE activities SET status = 'succeeded', completion_time = $20, \
+             result_text = $21, result_code = 0, answer_sha256 = $22 \
+           WHERE id = $4 AND status IN ('undelivered', 'delivered', 'scheduled') \
+         ) \
+         SELECT (SELECT state FROM old) FROM audit",
     )
     .bind(account_id)
     .bind(run)
@@ -209,46 +314,135 @@ pub(super) async fn record_results_in(
     .bind(failing)
     .bind(other)
     .bind(&ingest.upload)
+    .bind(column(|r| Some(r.0)))
+    .bind(column(|r| Some(r.1)))
+    .bind(column(|r| Some(r.2)))
+    .bind(column(|r| r.3))
+    .bind(state)
+    .bind(now)
+    .bind(&text)
+    .bind(&ingest.sha256)
     .fetch_one(&mut *conn)
     .await?;
-    for chunk in rows.chunks(1000) {
-        let mut insert = QueryBuilder::<Postgres>::new(
-            "INSERT INTO rule_results (audit_id, rule_idx, result, severity, seconds) ",
-        );
-        insert.push_values(chunk, |mut b, (idx, result, severity, seconds, _)| {
-            b.push_bind(audit)
-                .push_bind(*idx)
-                .push_bind(*result)
-                .push_bind(*severity)
-                .push_bind(*seconds);
-        });
-        insert.build().execute(&mut *conn).await?;
-    }
-    let passed = failing == 0;
-    set_instance_state(
-        conn,
-        run,
-        computer_id,
-        if passed { 2 } else { 3 },
-        Some(audit),
-    )
-    .await?;
-    let text = format!("{passing} rules passed, {failing} failed, {other} other");
-    end_activity(
-        conn,
-        activity_id,
-        "succeeded",
-        &text,
-        Some(&ingest.sha256),
-        now,
-    )
-    .await?;
-    finish_run_if_done(conn, run, now).await?;
-    Ok(AuditOutcome {
-        activity_id,
-        passing_rules: passing,
-        failing_rules: failing,
-        other_rules: other,
-        passed,
+    Ok(Recorded {
+        outcome: AuditOutcome {
+            activity_id,
+            passing_rules: passing,
+            failing_rules: failing,
+            other_rules: other,
+            passed,
+        },
+        moved: old.filter(|&from| from != state).map(|from| Moved {
+            run,
+            from,
+            to: state,
+        }),
     })
+}
+
+/// The counter moves of a transaction's uploads, by run: applied once per run just before the
+/// commit, so a batch changes (and locks) a run's counter row once, at its end, instead of once
+/// per upload from its first upload on.
+#[derive(Default)]
+struct RunMoves(std::collections::BTreeMap<i64, [i64; 4]>);
+
+impl RunMoves {
+    fn extend(&mut self, moved: Option<Moved>) {
+        let Some(moved) = moved else { return };
+        let counts = self.0.entry(moved.run).or_default();
+        counts[moved.from.clamp(0, 3) as usize] -= 1;
+        counts[moved.to.clamp(0, 3) as usize] += 1;
+    }
+
+    /// Changes each run's counters (in run id order: two servers' batches queue on them in the
+    /// same order) and ends the runs no machine is left in.
+    async fn apply(self, conn: &mut PgConnection, now: DateTime<Utc>) -> Result<()> {
+        for (run, [not_started, in_progress, passing, failing]) in self.0 {
+            sqlx::query(
+                "UPDATE runs SET not_started = not_started + $2, in_progress = in_progress + $3, \
+                 passing = passing + $4, failing = failing + $5 WHERE id = $1",
+            )
+            .bind(run)
+            .bind(not_started)
+            .bind(in_progress)
+            .bind(passing)
+            .bind(failing)
+            .execute(&mut *conn)
+            .await?;
+            finish_run_if_done(conn, run, now).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether an upload's error is its own refusal (the transaction is sound; the upload's
+/// savepoint is rolled back) rather than the database failing.
+fn is_refusal(e: &StorageError) -> bool {
+    matches!(
+        e,
+        StorageError::NotFound | StorageError::Conflict(_) | StorageError::Invalid(_)
+    )
+}
+
+/// Records uploads for [`super::super::group_commit`]: a batch in one transaction, each upload
+/// in a savepoint.
+pub(super) struct UploadWriter {
+    pub pool: PgPool,
+    pub versions: RuleIndexes,
+}
+
+impl UploadWriter {
+    async fn store_batch(&self, jobs: &[Job]) -> BatchResult {
+        let mut tx = self.pool.begin().await?;
+        let mut outcomes = Vec::with_capacity(jobs.len());
+        let mut learned = Vec::new();
+        let mut moves = RunMoves::default();
+        for job in jobs {
+            let mut seen = Vec::new();
+            // A refusal has written nothing (see `record_results_in`): no savepoint per upload.
+            match record_results_in(&mut tx, job, &self.versions, &mut seen).await {
+                Ok(recorded) => {
+                    learned.append(&mut seen);
+                    moves.extend(recorded.moved);
+                    outcomes.push(Ok(recorded.outcome));
+                }
+                Err(e) if is_refusal(&e) => outcomes.push(Err(e)),
+                Err(e) => return Err(e),
+            }
+        }
+        let now = jobs.iter().map(|j| j.now).max().unwrap_or_else(Utc::now);
+        moves.apply(&mut tx, now).await?;
+        tx.commit().await?;
+        self.versions.commit(learned);
+        Ok(outcomes)
+    }
+
+    async fn store_one(&self, job: &Job) -> Result<AuditOutcome> {
+        let mut tx = self.pool.begin().await?;
+        let mut learned = Vec::new();
+        let recorded = record_results_in(&mut tx, job, &self.versions, &mut learned).await?;
+        let mut moves = RunMoves::default();
+        moves.extend(recorded.moved);
+        moves.apply(&mut tx, job.now).await?;
+        tx.commit().await?;
+        self.versions.commit(learned);
+        Ok(recorded.outcome)
+    }
+}
+
+impl Writer for UploadWriter {
+    fn batch<'a>(
+        &'a self,
+        jobs: &'a [Job],
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = BatchResult> + Send + 'a>> {
+        Box::pin(self.store_batch(jobs))
+    }
+
+    fn single<'a>(
+        &'a self,
+        job: &'a Job,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<AuditOutcome>> + Send + 'a>>
+    {
+        Box::pin(self.store_one(job))
+    }
 }

@@ -1,8 +1,13 @@
 //! The SQLite backend: one file under the data dir, WAL mode. Times are stored as Unix seconds.
 //! Write transactions start with `BEGIN IMMEDIATE`, so a check-then-write (the active-profile
-//! limit, a free profile name) cannot interleave with another writer.
+//! limit, a free profile name) cannot interleave with another writer. Writers of this process
+//! queue on an in-process lock before they take SQLite's: they wait their turn in order instead
+//! of sleeping in SQLite's busy handler, and hold no pooled connection while they wait, so reads
+//! keep theirs. Uploads are recorded by one writer task, several per transaction
+//! ([`super::group_commit`]).
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -34,6 +39,9 @@ mod runs;
 
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Held for the whole of every write transaction of this process.
+    write_lock: Arc<tokio::sync::Mutex<()>>,
+    uploads: super::group_commit::GroupCommit,
     /// Where blobs are kept: `blobs/` beside the database file.
     blob_dir: std::path::PathBuf,
     /// Holds the blob directory of an in-memory database until the store is dropped.
@@ -66,15 +74,57 @@ impl SqliteStore {
                 None,
             ),
         };
+        let write_lock = Arc::new(tokio::sync::Mutex::new(()));
+        let uploads = super::group_commit::GroupCommit::start(
+            results::UploadWriter {
+                pool: pool.clone(),
+                write_lock: write_lock.clone(),
+                versions: Default::default(),
+            },
+            1,
+        );
         Ok(Self {
             pool,
+            write_lock,
+            uploads,
             blob_dir,
             _scratch: scratch,
         })
     }
 
-    async fn write(&self) -> Result<sqlx::Transaction<'static, Sqlite>> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    async fn write(&self) -> Result<WriteTx> {
+        WriteTx::begin(&self.pool, &self.write_lock).await
+    }
+}
+
+/// A write transaction, holding the process's write lock until it ends.
+pub(super) struct WriteTx {
+    tx: sqlx::Transaction<'static, Sqlite>,
+    _turn: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl WriteTx {
+    async fn begin(pool: &SqlitePool, lock: &Arc<tokio::sync::Mutex<()>>) -> Result<Self> {
+        let turn = lock.clone().lock_owned().await;
+        let tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+        Ok(Self { tx, _turn: turn })
+    }
+
+    async fn commit(self) -> Result<()> {
+        Ok(self.tx.commit().await?)
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = SqliteConnection;
+    fn deref(&self) -> &SqliteConnection {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        &mut self.tx
     }
 }
 

@@ -7,6 +7,7 @@ use rampart_domain::xccdf::Class;
 
 use super::runs::{end_activity, finish_run_if_done, set_instance_state};
 use super::*;
+use crate::storage::group_commit::{BatchResult, Job, Learned, RuleIndexes, Writer};
 
 /// The stored version of a benchmark, created with its rule texts when new. Answers its id and
 /// its rules' indexes by rule id.
@@ -84,13 +85,16 @@ async fn insert_rule(
 }
 
 /// Stores a results file for the computer's activity and ends it, in the caller's transaction.
-pub(super) async fn record_results_in(
+/// A version missing from `versions` is read (or created) and added to `learned`, for the caller
+/// to remember once the transaction commits.
+async fn record_results_in(
     conn: &mut SqliteConnection,
-    computer_id: i64,
-    activity_id: i64,
-    ingest: &Ingest,
-    now: DateTime<Utc>,
+    job: &Job,
+    versions: &RuleIndexes,
+    learned: &mut Vec<Learned>,
 ) -> Result<AuditOutcome> {
+    let (computer_id, activity_id, ingest, now) =
+        (job.computer_id, job.activity_id, &job.ingest, job.now);
     let row = sqlx::query(
         "SELECT account_id, status, action, run_id, answer_sha256 FROM activities \
          WHERE id = ? AND computer_id = ?",
@@ -130,7 +134,15 @@ pub(super) async fn record_results_in(
         )));
     }
     let (account_id, run): (i64, i64) = (row.try_get("account_id")?, row.try_get("run_id")?);
-    let (version, index) = benchmark_version(conn, account_id, ingest).await?;
+    let (version, index) = match versions.get(account_id, ingest) {
+        Some(known) => known,
+        None => {
+            let (id, index) = benchmark_version(conn, account_id, ingest).await?;
+            let index = std::sync::Arc::new(index);
+            learned.push(RuleIndexes::learned(account_id, ingest, id, index.clone()));
+            (id, index)
+        }
+    };
     // (rule index, result code, severity code, seconds after start, rank: 0 failing first)
     let row = |idx: i64, result: &IngestResult| {
         let rank = match result.result.class() {
@@ -233,4 +245,75 @@ pub(super) async fn record_results_in(
         other_rules: other,
         passed,
     })
+}
+
+/// Whether an upload's error is its own refusal (the transaction is sound; the upload's
+/// savepoint is rolled back) rather than the database failing.
+pub(super) fn is_refusal(e: &StorageError) -> bool {
+    matches!(
+        e,
+        StorageError::NotFound | StorageError::Conflict(_) | StorageError::Invalid(_)
+    )
+}
+
+/// Records uploads for [`super::super::group_commit`]: a batch in one write transaction, each
+/// upload in a savepoint.
+pub(super) struct UploadWriter {
+    pub pool: SqlitePool,
+    pub write_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
+    pub versions: RuleIndexes,
+}
+
+impl UploadWriter {
+    async fn store_batch(&self, jobs: &[Job]) -> BatchResult {
+        let mut tx = WriteTx::begin(&self.pool, &self.write_lock).await?;
+        let mut outcomes = Vec::with_capacity(jobs.len());
+        let mut learned = Vec::new();
+        for job in jobs {
+            let mut savepoint = sqlx::Connection::begin(&mut *tx).await?;
+            let mut seen = Vec::new();
+            let outcome = record_results_in(&mut savepoint, job, &self.versions, &mut seen).await;
+            match outcome {
+                Ok(outcome) => {
+                    savepoint.commit().await?;
+                    learned.append(&mut seen);
+                    outcomes.push(Ok(outcome));
+                }
+                Err(e) if is_refusal(&e) => {
+                    savepoint.rollback().await?;
+                    outcomes.push(Err(e));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        tx.commit().await?;
+        self.versions.commit(learned);
+        Ok(outcomes)
+    }
+
+    async fn store_one(&self, job: &Job) -> Result<AuditOutcome> {
+        let mut tx = WriteTx::begin(&self.pool, &self.write_lock).await?;
+        let mut learned = Vec::new();
+        let outcome = record_results_in(&mut tx, job, &self.versions, &mut learned).await?;
+        tx.commit().await?;
+        self.versions.commit(learned);
+        Ok(outcome)
+    }
+}
+
+impl Writer for UploadWriter {
+    fn batch<'a>(
+        &'a self,
+        jobs: &'a [Job],
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = BatchResult> + Send + 'a>> {
+        Box::pin(self.store_batch(jobs))
+    }
+
+    fn single<'a>(
+        &'a self,
+        job: &'a Job,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<AuditOutcome>> + Send + 'a>>
+    {
+        Box::pin(self.store_one(job))
+    }
 }

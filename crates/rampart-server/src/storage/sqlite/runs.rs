@@ -365,12 +365,21 @@ impl Runs for SqliteStore {
         ingest: &Ingest,
         now: DateTime<Utc>,
     ) -> Result<AuditOutcome> {
-        let mut tx = self.write().await?;
-        let outcome =
-            super::results::record_results_in(&mut tx, computer_id, activity_id, ingest, now)
-                .await?;
-        tx.commit().await?;
-        Ok(outcome)
+        self.uploads
+            .record(computer_id, activity_id, ingest.clone(), now)
+            .await
+    }
+
+    async fn record_results_owned(
+        &self,
+        computer_id: i64,
+        activity_id: i64,
+        ingest: Ingest,
+        now: DateTime<Utc>,
+    ) -> Result<AuditOutcome> {
+        self.uploads
+            .record(computer_id, activity_id, ingest, now)
+            .await
     }
 
     async fn record_outcome(
