@@ -8,7 +8,11 @@
 //! - a: the first upload of a benchmark version: rule texts and rule results kept;
 //! - b: a known version: the Benchmark's rules skipped, rule results kept;
 //! - c: a thin upload, `u2204-cis_l1_server.testresult-only.xml` (≈200 KB);
-//! - d: the gzip file as uploaded: decompression plus case a.
+//! - d: the gzip file as uploaded: decompression plus case a;
+//! - s: case a read as a stream (`parse` over a reader), as the server reads uploads it keeps in
+//!   a file (over 1 MiB).
+//!
+//! a–d go through `parse_bytes`, as the server parses an upload it holds in memory.
 //!
 //! Reference rows (not targets) show what the parser is built on, over the same bytes: gzip
 //! decompression alone (x1); quick-xml's namespace-resolving `NsReader` copying every event into
@@ -45,9 +49,9 @@ const THIN: &str = "u2204-cis_l1_server.testresult-only.xml";
 /// From `shared/fixtures/README.md`: what every case must find, so no case times a failed parse.
 const RULE_RESULTS: usize = 592;
 
-const ALL_CASES: [&str; 8] = ["a", "b", "c", "d", "x1", "x2", "x3", "x4"];
+const ALL_CASES: [&str; 9] = ["a", "b", "c", "d", "s", "x1", "x2", "x3", "x4"];
 const USAGE: &str =
-    "usage: parse [--quick] [--iterations N] [--warmup N] [--machine] [--cases a,b,c,d,x1,...,x4]";
+    "usage: parse [--quick] [--iterations N] [--warmup N] [--machine] [--cases a,b,c,d,s,x1,...,x4]";
 
 /// Keeps what the server keeps of an upload: the rule texts when asked for, the TestResult's
 /// header, every rule result.
@@ -218,10 +222,15 @@ fn measure(options: &Options, mut run: impl FnMut()) -> Timing {
     }
 }
 
-/// A parse of `xml` keeping what `Keep` keeps.
-fn parse_kept(xml: &[u8], wants_rules: bool, thin: bool) {
+/// A parse of `xml` keeping what `Keep` keeps: in memory as `parse_bytes` reads an upload the
+/// server holds in memory, or `streamed` as `parse` reads one from a file.
+fn parse_kept(xml: &[u8], wants_rules: bool, thin: bool, streamed: bool) {
     let mut keep = Keep::new(wants_rules);
-    let summary = parse(black_box(xml), &mut keep).expect("the fixture parses");
+    let summary = match streamed {
+        false => parse_bytes(black_box(xml), &mut keep),
+        true => parse(black_box(xml), &mut keep),
+    }
+    .expect("the fixture parses");
     keep.check(&summary, thin);
     black_box((summary, keep));
 }
@@ -297,13 +306,16 @@ fn main() -> ExitCode {
         "a",
         "first upload: rule texts + results",
         xml.len(),
-        &|| parse_kept(&xml, true, false),
+        &|| parse_kept(&xml, true, false, false),
     );
     run("b", "known version: results only", xml.len(), &|| {
-        parse_kept(&xml, false, false)
+        parse_kept(&xml, false, false, false)
     });
     run("c", "thin upload: TestResult only", thin.len(), &|| {
-        parse_kept(&thin, false, true)
+        parse_kept(&thin, false, true, false)
+    });
+    run("s", "streamed: case a from a reader", xml.len(), &|| {
+        parse_kept(&xml, true, false, true)
     });
     run("d", "gzip upload: gunzip + case a", xml.len(), &|| {
         let mut keep = Keep::new(true);

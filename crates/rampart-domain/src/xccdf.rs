@@ -354,13 +354,44 @@ impl XccdfError {
     }
 }
 
+/// Documents of at most this size once decompressed are parsed in memory, their events borrowed
+/// rather than copied; larger ones are streamed. Real results files are 6–15 MB.
+pub const IN_MEMORY_MAX_BYTES: u64 = 64 * 1024 * 1024;
+
 /// Reads an XCCDF results, ARF or bare TestResult document (not compressed: wrap the input in
 /// [`open_maybe_gzip`] first if it may be), handing its parts to `visitor`.
 pub fn parse<R: BufRead>(input: R, visitor: &mut impl Visitor) -> Result<Summary, XccdfError> {
-    parser::Parser::new(input, visitor).run()
+    parser::Parser::new(reader::Streamed::new(input), visitor).run()
+}
+
+/// [`parse`] for a document already in memory (not compressed): the same checks and answers,
+/// without copying each event out of the input.
+pub fn parse_in_memory(xml: &[u8], visitor: &mut impl Visitor) -> Result<Summary, XccdfError> {
+    parser::Parser::new(reader::InMemory::new(xml), visitor).run()
 }
 
 /// Reads `bytes` (gzip or not, at most [`DEFAULT_MAX_BYTES`] once decompressed).
 pub fn parse_bytes(bytes: &[u8], visitor: &mut impl Visitor) -> Result<Summary, XccdfError> {
-    parse(open_maybe_gzip(bytes, DEFAULT_MAX_BYTES), visitor)
+    parse_bytes_limited(bytes, DEFAULT_MAX_BYTES, visitor)
+}
+
+/// Reads `bytes`, gzip or not, at most `max_bytes` once decompressed: plain bytes are parsed
+/// where they are, gzip is decompressed into memory when it holds at most
+/// [`IN_MEMORY_MAX_BYTES`] and streamed otherwise. The answer is [`parse`]'s in every case.
+pub fn parse_bytes_limited(
+    bytes: &[u8],
+    max_bytes: u64,
+    visitor: &mut impl Visitor,
+) -> Result<Summary, XccdfError> {
+    if !gzip::is_gzip(bytes) {
+        if bytes.len() as u64 > max_bytes {
+            return Err(XccdfError::TooLarge);
+        }
+        return parse_in_memory(bytes, visitor);
+    }
+    match gzip::decompress_up_to(bytes, max_bytes.min(IN_MEMORY_MAX_BYTES)) {
+        Some(xml) => parse_in_memory(&xml, visitor),
+        // Too large for memory, or not decompressible: the stream says which, as it always did.
+        None => parse(open_maybe_gzip(bytes, max_bytes), visitor),
+    }
 }

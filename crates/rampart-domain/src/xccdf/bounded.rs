@@ -43,7 +43,7 @@ impl<R: BufRead> BufRead for Bounded<R> {
         // One byte past the limit is handed out, so that an event of exactly MAX_EVENT bytes
         // can be seen to end and a longer one fails at its next read.
         let Some(allowed) = (MAX_EVENT + 1).checked_sub(self.event).filter(|&n| n > 0) else {
-            return Err(too_long());
+            return Err(event_too_long());
         };
         let available = self.inner.fill_buf()?;
         Ok(&available[..available.len().min(allowed)])
@@ -56,8 +56,9 @@ impl<R: BufRead> BufRead for Bounded<R> {
     }
 }
 
+/// The error of an event past [`MAX_EVENT`].
 #[cold]
-fn too_long() -> std::io::Error {
+pub(super) fn event_too_long() -> std::io::Error {
     std::io::Error::new(
         std::io::ErrorKind::InvalidData,
         format!("more than {MAX_EVENT} bytes in one text, tag or comment"),

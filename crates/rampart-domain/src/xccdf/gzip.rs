@@ -51,6 +51,20 @@ pub fn open_maybe_gzip<R: BufRead>(mut input: R, max_bytes: u64) -> MaybeGzip<R>
     }
 }
 
+/// Whether `bytes` start with the gzip magic.
+pub(super) fn is_gzip(bytes: &[u8]) -> bool {
+    bytes.starts_with(&GZIP_MAGIC)
+}
+
+/// `gzip` decompressed, if it is a valid stream of at most `limit` bytes once decompressed.
+pub(super) fn decompress_up_to(gzip: &[u8], limit: u64) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(gzip.len().saturating_mul(8).min(limit as usize));
+    let read = MultiGzDecoder::new(gzip)
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut out);
+    (read.is_ok() && out.len() as u64 <= limit).then_some(out)
+}
+
 /// Takes up to two bytes off `input`, however its buffer is split.
 fn read_head<R: BufRead>(input: &mut R) -> io::Result<Vec<u8>> {
     let mut head = Vec::with_capacity(GZIP_MAGIC.len());

@@ -3,11 +3,10 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::io::BufRead;
 
 use quick_xml::events::BytesStart;
 
-use super::reader::{attributes, describe_root, is_blank, unexpected_eof, Item, Ns, Xml};
+use super::reader::{attributes, describe_root, is_blank, unexpected_eof, Item, Ns, Source, Xml};
 use super::test_result::TestResultStart;
 use super::{Severity, Summary, Visitor, XccdfError};
 
@@ -20,8 +19,8 @@ const VALUE_TITLES_LIMIT: usize = 100_000;
 /// Groups nest a few levels in real content; the limit keeps recursion bounded.
 const GROUP_DEPTH_LIMIT: usize = 100;
 
-pub(super) struct Parser<'v, R, V> {
-    pub(super) xml: Xml<R>,
+pub(super) struct Parser<'v, S, V> {
+    pub(super) xml: Xml<S>,
     pub(super) visitor: &'v mut V,
     pub(super) summary: Summary,
     /// The visitor's answer to `benchmark`.
@@ -67,10 +66,10 @@ impl Child {
     }
 }
 
-impl<'v, R: BufRead, V: Visitor> Parser<'v, R, V> {
-    pub(super) fn new(input: R, visitor: &'v mut V) -> Self {
+impl<'v, S: Source, V: Visitor> Parser<'v, S, V> {
+    pub(super) fn new(source: S, visitor: &'v mut V) -> Self {
         Parser {
-            xml: Xml::new(input),
+            xml: Xml::new(source),
             visitor,
             summary: Summary::default(),
             wants_rules: false,

@@ -1,6 +1,7 @@
-//! The reader the parser walks the document with: quick-xml's streaming `Reader` with one
-//! reused buffer, element namespaces resolved (`namespaces.rs`), every event bounded in size
-//! (`bounded.rs`) and elements in nesting depth, entity references checked (only the five
+//! The reader the parser walks the document with: quick-xml's `Reader`, over bytes in memory
+//! (events borrowed from them) or a stream (events copied into one reused buffer), element
+//! namespaces resolved (`namespaces.rs`), every event bounded in size (`bounded.rs`) and elements
+//! in nesting depth, entity references checked (only the five
 //! predefined ones and character references exist without a DTD), DTDs refused, and subtrees
 //! skipped without being kept.
 //!
@@ -17,7 +18,7 @@ use quick_xml::events::attributes::Attribute;
 use quick_xml::events::{BytesRef, BytesStart, BytesText, Event};
 use quick_xml::{Reader, XmlVersion};
 
-use super::bounded::Bounded;
+use super::bounded::{event_too_long, Bounded, MAX_EVENT};
 use super::gzip::is_too_large;
 use super::namespaces::Namespaces;
 pub(super) use super::namespaces::Ns;
@@ -46,43 +47,88 @@ pub(super) enum Item<'b> {
 /// per open element.
 pub const MAX_DEPTH: usize = 256;
 
-pub(super) struct Xml<R> {
-    reader: Reader<Bounded<R>>,
+/// Where events come from.
+pub(super) trait Source {
+    /// The next event; a streamed one is copied into `buf`.
+    fn read_event<'b>(&'b mut self, buf: &'b mut Vec<u8>) -> Result<Event<'b>, XccdfError>;
+}
+
+/// A document read from a stream: each event is copied into the buffer, at most
+/// [`MAX_EVENT`](super::bounded::MAX_EVENT) bytes of it.
+pub(super) struct Streamed<R>(Reader<Bounded<R>>);
+
+impl<R: BufRead> Streamed<R> {
+    pub(super) fn new(input: R) -> Self {
+        Streamed(configured(Reader::from_reader(Bounded::new(input))))
+    }
+}
+
+impl<R: BufRead> Source for Streamed<R> {
+    fn read_event<'b>(&'b mut self, buf: &'b mut Vec<u8>) -> Result<Event<'b>, XccdfError> {
+        buf.clear();
+        self.0.get_mut().start_event();
+        match self.0.read_event_into(buf) {
+            Ok(event) => Ok(event),
+            Err(error) => Err(xml_error(error, self.0.error_position())),
+        }
+    }
+}
+
+/// A document already in memory: events are borrowed from it, never copied. The same limit on
+/// an event's size holds as for a stream, so that both read the same documents.
+pub(super) struct InMemory<'i>(Reader<&'i [u8]>);
+
+impl<'i> InMemory<'i> {
+    pub(super) fn new(input: &'i [u8]) -> Self {
+        InMemory(configured(Reader::from_reader(input)))
+    }
+}
+
+impl Source for InMemory<'_> {
+    fn read_event<'b>(&'b mut self, _buf: &'b mut Vec<u8>) -> Result<Event<'b>, XccdfError> {
+        let start = self.0.buffer_position();
+        match self.0.read_event() {
+            Ok(_) if self.0.buffer_position() - start > MAX_EVENT as u64 => {
+                Err(XccdfError::Io(event_too_long().to_string()))
+            }
+            Ok(event) => Ok(event),
+            Err(error) => Err(xml_error(error, self.0.error_position())),
+        }
+    }
+}
+
+/// The reader settings both sources share: text as it is, empty-element tags as such, end
+/// tags checked against their start tags.
+fn configured<R>(mut reader: Reader<R>) -> Reader<R> {
+    let config = reader.config_mut();
+    config.trim_text(false);
+    config.expand_empty_elements = false;
+    config.check_end_names = true;
+    reader
+}
+
+pub(super) struct Xml<S> {
+    source: S,
+    /// The streamed source's event buffer (unused in memory).
     buf: Vec<u8>,
     namespaces: Namespaces,
 }
 
-impl<R: BufRead> Xml<R> {
-    pub(super) fn new(input: R) -> Self {
-        let mut reader = Reader::from_reader(Bounded::new(input));
-        let config = reader.config_mut();
-        config.trim_text(false);
-        config.expand_empty_elements = false;
-        config.check_end_names = true;
+impl<S: Source> Xml<S> {
+    pub(super) fn new(source: S) -> Self {
         Xml {
-            reader,
+            source,
             buf: Vec::with_capacity(64 * 1024),
             namespaces: Namespaces::new(MAX_DEPTH),
         }
     }
 
-    /// The next event into the buffer, at most `bounded::MAX_EVENT` bytes of it.
     fn read(&mut self) -> Result<Event<'_>, XccdfError> {
-        self.buf.clear();
-        self.reader.get_mut().start_event();
-        match self.reader.read_event_into(&mut self.buf) {
-            Ok(event) => Ok(event),
-            Err(error) => Err(xml_error(error, self.reader.error_position())),
-        }
+        self.source.read_event(&mut self.buf)
     }
 
     pub(super) fn next(&mut self) -> Result<Item<'_>, XccdfError> {
-        self.buf.clear();
-        self.reader.get_mut().start_event();
-        let event = match self.reader.read_event_into(&mut self.buf) {
-            Ok(event) => event,
-            Err(error) => return Err(xml_error(error, self.reader.error_position())),
-        };
+        let event = self.source.read_event(&mut self.buf)?;
         Ok(match event {
             Event::Start(start) => {
                 if self.namespaces.depth() >= MAX_DEPTH {

@@ -2,10 +2,9 @@
 //! plain text, idents and references; checks, fixes, warnings and the rest are skipped.
 
 use std::borrow::Cow;
-use std::io::BufRead;
 
 use super::parser::{Parser, LIST_LIMIT, SHORT_LIMIT};
-use super::reader::{attributes, decode, unexpected_eof, Item, Ns};
+use super::reader::{attributes, decode, unexpected_eof, Item, Ns, Source};
 use super::text::PlainText;
 use super::{Ident, Reference, RuleText, Severity, Visitor, XccdfError};
 
@@ -51,7 +50,7 @@ impl Markup {
     }
 }
 
-impl<R: BufRead, V: Visitor> Parser<'_, R, V> {
+impl<S: Source, V: Visitor> Parser<'_, S, V> {
     pub(super) fn rule(
         &mut self,
         id: String,

@@ -2,13 +2,12 @@
 //! before the first `rule-result`; then each rule result as it completes; the score at the end.
 
 use std::borrow::Cow;
-use std::io::BufRead;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use quick_xml::events::BytesStart;
 
 use super::parser::{parse_severity, required, Parser, LIST_LIMIT, SHORT_LIMIT};
-use super::reader::{attributes, unexpected_eof, Item, Ns};
+use super::reader::{attributes, unexpected_eof, Item, Ns, Source};
 use super::{ResultKind, RuleResult, Severity, TestResultInfo, Visitor, XccdfError};
 
 const DEFAULT_SCORING: &str = "urn:xccdf:scoring:default";
@@ -94,7 +93,7 @@ impl Child {
     }
 }
 
-impl<R: BufRead, V: Visitor> Parser<'_, R, V> {
+impl<S: Source, V: Visitor> Parser<'_, S, V> {
     pub(super) fn test_result(
         &mut self,
         start: TestResultStart,

@@ -57,9 +57,23 @@ impl Visitor for Recorder {
     }
 }
 
+/// Parses `xml` both ways the parser reads, streamed and in memory, which must answer alike.
 fn run(xml: &str) -> Result<(Summary, Recorder), XccdfError> {
-    let mut recorder = Recorder::wanting_rules();
-    parse(xml.as_bytes(), &mut recorder).map(|summary| (summary, recorder))
+    let mut streamed = Recorder::wanting_rules();
+    let answer = parse(xml.as_bytes(), &mut streamed);
+    let mut in_memory = Recorder::wanting_rules();
+    assert_eq!(
+        parse_in_memory(xml.as_bytes(), &mut in_memory),
+        answer,
+        "the in-memory parse answers as the streamed one"
+    );
+    if answer.is_ok() {
+        assert_eq!(in_memory.benchmarks, streamed.benchmarks);
+        assert_eq!(in_memory.rules, streamed.rules);
+        assert_eq!(in_memory.info, streamed.info);
+        assert_eq!(in_memory.results, streamed.results);
+    }
+    answer.map(|summary| (summary, streamed))
 }
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
