@@ -12,7 +12,7 @@
 use std::borrow::Cow;
 use std::io::BufRead;
 
-use memchr::{memchr, memchr3};
+use memchr::{memchr, memchr2, memchr3};
 use quick_xml::escape::resolve_xml_entity;
 use quick_xml::events::attributes::Attribute;
 use quick_xml::events::{BytesRef, BytesStart, BytesText, Event};
@@ -253,6 +253,17 @@ pub(super) fn attributes<'a, const N: usize>(
     start: &'a BytesStart<'_>,
     names: [&str; N],
 ) -> Result<[Option<Cow<'a, str>>; N], XccdfError> {
+    match simple_attributes(&start[start.name().as_ref().len()..], names) {
+        Some(simple) => Ok(simple.map(|value| value.map(Cow::Borrowed))),
+        None => read_attributes(start, names),
+    }
+}
+
+/// `attributes` through quick-xml's attribute reader, for any tag.
+pub(super) fn read_attributes<'a, const N: usize>(
+    start: &'a BytesStart<'_>,
+    names: [&str; N],
+) -> Result<[Option<Cow<'a, str>>; N], XccdfError> {
     let bad = |error: &dyn std::fmt::Display| {
         XccdfError::Xml(format!(
             "in a `<{}>` tag: {error}",
@@ -273,6 +284,53 @@ pub(super) fn attributes<'a, const N: usize>(
         }
     }
     Ok(values)
+}
+
+/// `attributes` for the tags real files are made of: every attribute `name="value"` (or with
+/// `'`), after white space, its value holding no reference, `<`, tab or line end (so that it
+/// needs no normalizing), and no attribute read here repeated. `None` for anything else, which
+/// `attributes` then reads through quick-xml, refusing what is malformed.
+fn simple_attributes<'a, const N: usize>(
+    tag: &'a [u8],
+    names: [&str; N],
+) -> Option<[Option<&'a str>; N]> {
+    let is_space = |byte: u8| matches!(byte, b' ' | b'\t' | b'\r' | b'\n');
+    let mut values = [None; N];
+    let mut at = 0;
+    loop {
+        let before = at;
+        while tag.get(at).copied().is_some_and(is_space) {
+            at += 1;
+        }
+        if at == tag.len() {
+            return Some(values);
+        }
+        if at == before {
+            return None;
+        }
+        let equals = at + memchr(b'=', &tag[at..])?;
+        let name = &tag[at..equals];
+        let odd_name = |byte: &u8| is_space(*byte) || b"\"'<>&/".contains(byte);
+        if name.is_empty() || name.iter().any(odd_name) {
+            return None;
+        }
+        let quote = *tag
+            .get(equals + 1)
+            .filter(|&&quote| quote == b'"' || quote == b'\'')?;
+        let start = equals + 2;
+        let end = start + memchr(quote, &tag[start..])?;
+        let value = &tag[start..end];
+        if memchr3(b'&', b'<', b'\t', value).is_some() || memchr2(b'\r', b'\n', value).is_some() {
+            return None;
+        }
+        if let Some(slot) = names.iter().position(|wanted| wanted.as_bytes() == name) {
+            if values[slot].is_some() {
+                return None;
+            }
+            values[slot] = Some(std::str::from_utf8(value).ok()?);
+        }
+        at = end + 1;
+    }
 }
 
 /// An attribute's value, normalized as XML 1.0 says; borrowed, without the normalizer's pass,

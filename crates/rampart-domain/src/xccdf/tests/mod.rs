@@ -11,6 +11,7 @@ use flate2::Compression;
 
 use super::*;
 
+mod attributes;
 mod limits;
 mod namespaces;
 
