@@ -3,6 +3,7 @@
 //! tell apart is kept of a namespace ([`Ns`]), so a binding that changes nothing of that is not
 //! kept either — SSG content redeclares the XHTML prefix on thousands of elements.
 
+use std::rc::Rc;
 use std::sync::LazyLock;
 
 use memchr::memmem;
@@ -44,8 +45,10 @@ impl Ns {
 }
 
 /// A namespace prefix bound in the open elements (an empty prefix: the default namespace).
+/// The prefix is shared with the remembered declarations it came from, not copied.
+#[derive(Clone)]
 struct Binding {
-    prefix: Vec<u8>,
+    prefix: Rc<[u8]>,
     ns: Ns,
 }
 
@@ -132,10 +135,7 @@ fn declare(
     for binding in &last.declared {
         // A binding that changes nothing this module resolves is not kept.
         if lookup(bindings, &binding.prefix) != Some(binding.ns) {
-            bindings.push(Binding {
-                prefix: binding.prefix.clone(),
-                ns: binding.ns,
-            });
+            bindings.push(binding.clone());
         }
     }
     Ok(())
@@ -176,7 +176,7 @@ fn declarations(start: &BytesStart<'_>) -> Result<Vec<Binding>, XccdfError> {
         };
         if declared
             .iter()
-            .any(|binding: &Binding| binding.prefix == prefix)
+            .any(|binding: &Binding| *binding.prefix == *prefix)
         {
             return Err(bad(&format!(
                 "the prefix `{}` is declared twice",
@@ -184,7 +184,7 @@ fn declarations(start: &BytesStart<'_>) -> Result<Vec<Binding>, XccdfError> {
             )));
         }
         declared.push(Binding {
-            prefix: prefix.to_vec(),
+            prefix: Rc::from(prefix),
             ns: Ns::of_uri(uri),
         });
     }
@@ -196,7 +196,7 @@ fn lookup(bindings: &[Binding], prefix: &[u8]) -> Option<Ns> {
     bindings
         .iter()
         .rev()
-        .find(|binding| binding.prefix == prefix)
+        .find(|binding| *binding.prefix == *prefix)
         .map(|binding| binding.ns)
 }
 
