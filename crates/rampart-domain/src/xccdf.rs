@@ -389,9 +389,14 @@ pub fn parse_bytes_limited(
         }
         return parse_in_memory(bytes, visitor);
     }
-    match gzip::decompress_up_to(bytes, max_bytes.min(IN_MEMORY_MAX_BYTES)) {
-        Some(xml) => parse_in_memory(&xml, visitor),
-        // Too large for memory, or not decompressible: the stream says which, as it always did.
-        None => parse(open_maybe_gzip(bytes, max_bytes), visitor),
+    let in_memory = max_bytes.min(IN_MEMORY_MAX_BYTES);
+    match gzip::decompress_up_to(bytes, in_memory) {
+        gzip::Decompressed::Whole(xml) => parse_in_memory(&xml, visitor),
+        // Past the limit itself: refused without parsing what came before it.
+        gzip::Decompressed::Larger if in_memory == max_bytes => Err(XccdfError::TooLarge),
+        // Larger than memory takes but allowed, or broken: streamed, which says how it ends.
+        gzip::Decompressed::Larger | gzip::Decompressed::Broken => {
+            parse(open_maybe_gzip(bytes, max_bytes), visitor)
+        }
     }
 }

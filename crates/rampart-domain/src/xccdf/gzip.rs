@@ -56,13 +56,27 @@ pub(super) fn is_gzip(bytes: &[u8]) -> bool {
     bytes.starts_with(&GZIP_MAGIC)
 }
 
-/// `gzip` decompressed, if it is a valid stream of at most `limit` bytes once decompressed.
-pub(super) fn decompress_up_to(gzip: &[u8], limit: u64) -> Option<Vec<u8>> {
+/// What [`decompress_up_to`] found.
+pub(super) enum Decompressed {
+    /// The whole document.
+    Whole(Vec<u8>),
+    /// More than the limit.
+    Larger,
+    /// Not a valid gzip stream (the streamed parse says how).
+    Broken,
+}
+
+/// `gzip` decompressed into memory, up to `limit` bytes.
+pub(super) fn decompress_up_to(gzip: &[u8], limit: u64) -> Decompressed {
     let mut out = Vec::with_capacity(gzip.len().saturating_mul(8).min(limit as usize));
     let read = MultiGzDecoder::new(gzip)
         .take(limit.saturating_add(1))
         .read_to_end(&mut out);
-    (read.is_ok() && out.len() as u64 <= limit).then_some(out)
+    match read {
+        Ok(_) if out.len() as u64 > limit => Decompressed::Larger,
+        Ok(_) => Decompressed::Whole(out),
+        Err(_) => Decompressed::Broken,
+    }
 }
 
 /// Takes up to two bytes off `input`, however its buffer is split.

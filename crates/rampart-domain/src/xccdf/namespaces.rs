@@ -109,6 +109,12 @@ struct LastDeclarations {
     declared: Vec<Binding>,
 }
 
+/// Most namespace declarations one tag may hold (real files: 16 at most, on an ARF's root).
+pub const MAX_DECLARATIONS_PER_TAG: usize = 64;
+
+/// Most bindings in scope at once; each element's prefix is looked up among them.
+pub const MAX_BINDINGS: usize = 128;
+
 /// Tags with longer attributes are not remembered in `LastDeclarations`.
 const REMEMBERED_ATTRIBUTES: usize = 1024;
 
@@ -135,6 +141,11 @@ fn declare(
     for binding in &last.declared {
         // A binding that changes nothing this module resolves is not kept.
         if lookup(bindings, &binding.prefix) != Some(binding.ns) {
+            if bindings.len() >= MAX_BINDINGS {
+                return Err(XccdfError::Xml(format!(
+                    "more than {MAX_BINDINGS} namespace prefixes are bound at once"
+                )));
+            }
             bindings.push(binding.clone());
         }
     }
@@ -166,6 +177,9 @@ fn declarations(start: &BytesStart<'_>) -> Result<Vec<Binding>, XccdfError> {
                     String::from_utf8_lossy(prefix)
                 )))
             }
+            PrefixDeclaration::Named(b"") => {
+                return Err(bad(&"`xmlns:` declares no prefix"));
+            }
             PrefixDeclaration::Named(prefix) if uri.is_empty() => {
                 return Err(bad(&format!(
                     "the prefix `{}` cannot be bound to no namespace",
@@ -174,6 +188,11 @@ fn declarations(start: &BytesStart<'_>) -> Result<Vec<Binding>, XccdfError> {
             }
             PrefixDeclaration::Named(prefix) => prefix,
         };
+        if declared.len() >= MAX_DECLARATIONS_PER_TAG {
+            return Err(bad(&format!(
+                "more than {MAX_DECLARATIONS_PER_TAG} namespace declarations on one tag"
+            )));
+        }
         if declared
             .iter()
             .any(|binding: &Binding| *binding.prefix == *prefix)
@@ -204,6 +223,12 @@ fn lookup(bindings: &[Binding], prefix: &[u8]) -> Option<Ns> {
 fn resolve(bindings: &[Binding], start: &BytesStart<'_>) -> Result<Ns, XccdfError> {
     let name = start.name();
     let prefix = name.prefix().map_or(&[][..], |prefix| prefix.into_inner());
+    if prefix.is_empty() && name.as_ref().first() == Some(&b':') {
+        return Err(XccdfError::Xml(format!(
+            "the element name `{}` has an empty prefix",
+            String::from_utf8_lossy(name.as_ref())
+        )));
+    }
     if let Some(ns) = lookup(bindings, prefix) {
         return Ok(ns);
     }

@@ -2,8 +2,9 @@
 //!
 //! - Handlers return `Result<T, ApiError>`; every failure reaches the client as
 //!   `{"error": "<CamelCaseCode>", "message": "<what is wrong, naming the field>"}` with the
-//!   status of DESIGN.md: 400 bad input, 401, 404 (also for another account's objects), 405, 409
-//!   conflict, 413 body too large, 500.
+//!   status of DESIGN.md: 400 bad input, 401, 404 (also for another account's objects), 405,
+//!   408 an upload body that arrived too slowly (agents retry it), 409 conflict, 413 body too
+//!   large, 500.
 //! - Storage errors convert with `From`, so handlers use `?`. Database failures become a 500 whose
 //!   body says nothing of the cause; the cause is logged.
 //! - The CLI and background workers use `anyhow` with `.context(…)`; storage uses typed errors.
@@ -21,8 +22,8 @@ use crate::storage::StorageError;
 pub struct ErrorBody {
     /// A stable code: `InvalidJson`, `MissingField`, `UnknownField`, `InvalidField`,
     /// `NotEditable`, `InvalidParameter`, `Unauthorized`, `InvalidCredentials`, `NotFound`,
-    /// `MethodNotAllowed`, `Conflict`, `ProfileLimitReached`, `ProfileArchived`,
-    /// `PayloadTooLarge` or `InternalError`.
+    /// `MethodNotAllowed`, `RequestTimeout`, `Conflict`, `ProfileLimitReached`,
+    /// `ProfileArchived`, `PayloadTooLarge` or `InternalError`.
     #[schema(example = "InvalidField")]
     pub error: &'static str,
     /// What is wrong, in words, naming the field at fault.
@@ -46,6 +47,9 @@ pub enum ApiError {
     /// 409: the request is valid but conflicts with the current state.
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
+    /// 408: the body did not arrive in the time allowed for it.
+    #[error("{0}")]
+    RequestTimeout(String),
     /// 413: the body is larger than the configured limit.
     #[error("{0}")]
     PayloadTooLarge(String),
@@ -95,6 +99,11 @@ impl ApiError {
                 "this method is not allowed on this path".into(),
             ),
             Self::Conflict { code, message } => (StatusCode::CONFLICT, code, message.clone()),
+            Self::RequestTimeout(message) => (
+                StatusCode::REQUEST_TIMEOUT,
+                "RequestTimeout",
+                message.clone(),
+            ),
             Self::PayloadTooLarge(message) => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "PayloadTooLarge",

@@ -11,6 +11,7 @@ mod first_uploads;
 mod fleet;
 mod fleet_sim;
 mod hardening;
+mod hostile_uploads;
 mod known_versions;
 mod openapi;
 mod processes;

@@ -180,3 +180,55 @@ fn a_document_reads_the_same_however_its_input_is_split() {
         assert_eq!(seen.results, recorder.results, "capacity {capacity}");
     }
 }
+
+#[test]
+fn namespace_declarations_past_their_limits_are_refused_quickly() {
+    use super::super::namespaces::{MAX_BINDINGS, MAX_DECLARATIONS_PER_TAG};
+    let declarations = |n: usize, from: usize| -> String {
+        (from..from + n)
+            .map(|i| format!(" xmlns:a{i}=\"urn:{i}\""))
+            .collect()
+    };
+    // Within the limits: accepted.
+    let doc = thin(&format!(
+        "<extra{}/>",
+        declarations(MAX_DECLARATIONS_PER_TAG, 0)
+    ));
+    assert!(run(&doc).is_ok());
+    // One tag with too many: refused, however many follow (a hostile file declares 100,000).
+    let started = Instant::now();
+    let doc = thin(&format!("<extra{}/>", declarations(100_000, 0)));
+    let err = run(&doc).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("namespace declarations on one tag"),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "refused without quadratic work"
+    );
+    // Too many in scope across nested tags the parser reads (ARF containers; skipped content
+    // is not resolved at all).
+    let tags_needed = MAX_BINDINGS / MAX_DECLARATIONS_PER_TAG + 1;
+    let open: String = (0..tags_needed)
+        .map(|t| {
+            format!(
+                "<arf:e{t}{}>",
+                declarations(MAX_DECLARATIONS_PER_TAG, t * 1000)
+            )
+        })
+        .collect();
+    let close: String = (0..tags_needed)
+        .rev()
+        .map(|t| format!("</arf:e{t}>"))
+        .collect();
+    let doc = format!(
+        r#"<arf:asset-report-collection xmlns:arf="http://scap.nist.gov/schema/asset-reporting-format/1.1">{open}{close}</arf:asset-report-collection>"#
+    );
+    let err = run(&doc).unwrap_err();
+    assert!(
+        err.to_string().contains("prefixes are bound at once"),
+        "{err}"
+    );
+}

@@ -92,6 +92,7 @@ fn undeclared_prefixes_and_bad_declarations_are_refused() {
             r#"xmlns:p="urn:a" xmlns:p="urn:b""#,
             "prefix `p` is declared twice",
         ),
+        (r#"xmlns:="urn:a""#, "`xmlns:` declares no prefix"),
     ] {
         let doc = thin(&format!("<extra {declaration}/>"));
         let err = run(&doc).expect_err(declaration);
@@ -131,4 +132,13 @@ fn prefixes_inside_skipped_content_are_not_resolved() {
     assert_eq!(summary.score, Some(68.489578));
     let broken = thin("<target-facts><y:z></y:w></target-facts>");
     assert!(matches!(run(&broken), Err(XccdfError::Xml(_))));
+}
+
+#[test]
+fn an_element_name_with_an_empty_prefix_is_refused() {
+    let doc = thin("")
+        .replace("<TestResult ", "<:TestResult ")
+        .replace("</TestResult>", "</:TestResult>");
+    let err = run(&doc).unwrap_err();
+    assert!(err.to_string().contains("has an empty prefix"), "{err}");
 }

@@ -68,8 +68,21 @@ impl Received {
     }
 }
 
+/// Every upload may take this long to arrive, however small.
+const GRACE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Past its grace period an upload must have come at this rate at least (bytes per second): a
+/// body trickling in holds one of the few upload slots, which every machine's uploads share.
+const MIN_RATE: u64 = 16 * 1024;
+
+/// When an upload of `size` bytes, started at `start`, must have arrived.
+fn deadline(start: tokio::time::Instant, size: usize) -> tokio::time::Instant {
+    start + GRACE + std::time::Duration::from_secs(size as u64 / MIN_RATE)
+}
+
 /// Receives an upload, hashing it on the way: in memory up to [`IN_MEMORY`] bytes, then streamed
-/// into an anonymous temporary file; more than `limit` bytes is 413 (reading stops there).
+/// into an anonymous temporary file; more than `limit` bytes is 413 (reading stops there), a body
+/// slower than [`GRACE`] plus [`MIN_RATE`] is 408 (which agents send again).
 pub(super) async fn receive(
     body: axum::body::Body,
     limit: usize,
@@ -78,12 +91,23 @@ pub(super) async fn receive(
     use std::io::Write;
     // Sized from Content-Length when it fits in memory: no doubling on the way, no spare room.
     let expected = axum::body::HttpBody::size_hint(&body).lower() as usize;
+    let start = tokio::time::Instant::now();
     let mut memory: Vec<u8> = Vec::with_capacity(if expected <= IN_MEMORY { expected } else { 0 });
     let mut file: Option<std::fs::File> = None;
     let mut hash = Sha256::new();
     let mut size = 0usize;
     let mut stream = body.into_data_stream();
-    while let Some(chunk) = stream.next().await {
+    loop {
+        // The deadline moves with what has come so far (a Content-Length could lie): the next
+        // 64 KiB at the least rate.
+        let due = deadline(start, size + 64 * 1024);
+        let Ok(next) = tokio::time::timeout_at(due, stream.next()).await else {
+            return Err(ApiError::RequestTimeout(format!(
+                "the upload arrived too slowly ({size} bytes in {} s); send it again",
+                start.elapsed().as_secs()
+            )));
+        };
+        let Some(chunk) = next else { break };
         let chunk = chunk.map_err(|e| refused(format!("the upload could not be read: {e}")))?;
         size += chunk.len();
         if size > limit {

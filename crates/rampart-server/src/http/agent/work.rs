@@ -299,6 +299,10 @@ fn check_stored_text(
     Ok(())
 }
 
+/// The most a results file may hold once decompressed: four times the largest real file (an
+/// ARF of the Ubuntu 22.04 content, 15 MB).
+const MAX_RESULTS_XML_BYTES: u64 = xccdf::IN_MEMORY_MAX_BYTES;
+
 /// What a parse gave: the upload as storage keeps it, the machine it audits, and the gate of its
 /// version when this upload is the one to store its rule texts.
 type Parsed = (Ingest, String, Option<GateGuard>);
@@ -322,12 +326,18 @@ fn parse_upload(
         info: None,
         results: Vec::new(),
     };
-    let input = upload
-        .reader()
-        .map_err(|e| anyhow::anyhow!("cannot read the upload back: {e}"))?;
-    let reader = xccdf::open_maybe_gzip(input, max_bytes);
-    let summary = xccdf::parse(reader, &mut collect)
-        .map_err(|e| refused(format!("the results file is not acceptable: {e}")))?;
+    // In memory, the parse borrows its events from the bytes; a file is streamed.
+    let parsed = match upload {
+        Received::Memory(bytes) => xccdf::parse_bytes_limited(bytes, max_bytes, &mut collect),
+        Received::File(_) => {
+            let input = upload
+                .reader()
+                .map_err(|e| anyhow::anyhow!("cannot read the upload back: {e}"))?;
+            xccdf::parse(xccdf::open_maybe_gzip(input, max_bytes), &mut collect)
+        }
+    };
+    let summary =
+        parsed.map_err(|e| refused(format!("the results file is not acceptable: {e}")))?;
     if collect.too_many {
         return Err(refused(format!(
             "the results file holds more than {MAX_RULES} rules or rule results; no benchmark has that many"
@@ -399,6 +409,7 @@ fn parse_upload(
         (status = 401, description = "Bad credentials", body = ErrorBody),
         (status = 404, description = "No such activity for this machine", body = ErrorBody),
         (status = 409, description = "The activity was answered differently, or expects an outcome", body = ErrorBody),
+        (status = 408, description = "The file arrived too slowly; send it again", body = ErrorBody),
         (status = 413, description = "The file is too large", body = ErrorBody),
     )
 )]
@@ -439,7 +450,9 @@ pub async fn results(
         .await?
         .into_iter()
         .collect();
-    let max = state.settings.max_upload_bytes.saturating_mul(16) as u64;
+    // Real results files are 6–15 MB decompressed; a larger one is a bomb, refused before it
+    // costs much parsing.
+    let max = MAX_RESULTS_XML_BYTES;
     let parsed = upload.clone();
     let (gates, account_id) = (state.version_gates.clone(), computer.account_id);
     let parsing = state
