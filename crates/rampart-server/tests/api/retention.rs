@@ -454,7 +454,225 @@ async fn an_accepted_upload_is_kept_gzipped_and_a_refused_one_leaves_nothing(bac
     }
 }
 
+/// Every reference between the rows of runs: (table, key, the keys it may name). The last two: a
+/// run's machine without an activity of the run, an audit of a run other than its activity's.
+/// (The lists hold no NULL, which would make `NOT IN` never true.)
+const REFERENCES: &[(&str, &str, &str)] = &[
+    ("activities", "parent_id", "SELECT id FROM activities"),
+    ("activities", "run_id", "SELECT id FROM runs"),
+    ("activities", "account_id", "SELECT id FROM accounts"),
+    ("activities", "creator_id", "SELECT id FROM users"),
+    ("activities", "computer_id", "SELECT id FROM computers"),
+    ("run_instances", "run_id", "SELECT id FROM runs"),
+    ("run_instances", "computer_id", "SELECT id FROM computers"),
+    ("runs", "activity_id", "SELECT id FROM activities"),
+    ("audits", "run_id", "SELECT id FROM runs"),
+    ("audits", "activity_id", "SELECT id FROM activities"),
+    ("rule_results", "audit_id", "SELECT id FROM audits"),
+    ("reports", "activity_id", "SELECT id FROM activities"),
+    ("report_runs", "run_id", "SELECT id FROM runs"),
+    ("report_runs", "report_id", "SELECT id FROM reports"),
+    ("security_profiles", "last_run_id", "SELECT id FROM runs"),
+    (
+        "run_instances",
+        "run_id || ':' || computer_id",
+        "SELECT run_id || ':' || computer_id FROM activities \
+         WHERE run_id IS NOT NULL AND computer_id IS NOT NULL",
+    ),
+    (
+        "audits",
+        "activity_id || ':' || run_id",
+        "SELECT id || ':' || run_id FROM activities WHERE run_id IS NOT NULL",
+    ),
+];
+
+/// Runs `sql` (one count) on the app's database, whichever the backend.
+async fn count(app: &TestApp, sql: &str) -> i64 {
+    let url = app.settings.database_url();
+    if url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+        let n: i64 = sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap();
+        pool.close().await;
+        n
+    } else {
+        let pool = sqlx::PgPool::connect(&url).await.unwrap();
+        let n: i64 = sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap();
+        pool.close().await;
+        n
+    }
+}
+
+/// The references of `REFERENCES` that name a row which is not there, with how many rows do.
+async fn orphans(app: &TestApp) -> Vec<(String, i64)> {
+    let mut found = Vec::new();
+    for (table, key, parents) in REFERENCES {
+        let n = count(
+            app,
+            &format!(
+                "SELECT count(*) FROM {table} WHERE {key} IS NOT NULL AND {key} NOT IN ({parents})"
+            ),
+        )
+        .await;
+        if n > 0 {
+            found.push((format!("{table}.{key}"), n));
+        }
+    }
+    found
+}
+
+/// Rows that belong to the run of parent activity `run` (its activities, its own row included;
+/// its machines; its audits), as (activities, run_instances, audits).
+async fn rows_of_run(app: &TestApp, run: i64) -> (i64, i64, i64) {
+    let of_run = format!("(SELECT id FROM runs WHERE activity_id = {run})");
+    (
+        count(
+            app,
+            &format!("SELECT count(*) FROM activities WHERE id = {run} OR run_id IN {of_run}"),
+        )
+        .await,
+        count(
+            app,
+            &format!("SELECT count(*) FROM run_instances WHERE run_id IN {of_run}"),
+        )
+        .await,
+        count(
+            app,
+            &format!("SELECT count(*) FROM audits WHERE run_id IN {of_run}"),
+        )
+        .await,
+    )
+}
+
+/// PostgreSQL checks fewer references of activities and run instances than SQLite (migration
+/// 0007): what deletes rows must delete what points at them. A run with a machine that
+/// answered, one that failed and one removed before it answered, and a report over it, then
+/// purged; another profile's run kept: nothing is left pointing at a deleted row, and the kept
+/// run keeps all its rows.
+async fn removing_a_computer_and_purging_a_run_leave_no_row_pointing_at_a_deleted_one(
+    backend: Backend,
+) {
+    let app = spawn_app(backend).await;
+    let answered = app.register("answered", &["gone"], "global").await;
+    let failed = app.register("failed", &["gone"], "global").await;
+    let removed = app.register("removed", &["gone"], "global").await;
+    let kept = app.register("kept", &["kept"], "global").await;
+
+    let profile = app
+        .create_profile(
+            "Kept a day",
+            json!({"tags": ["gone"], "retention_period": 1}),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let started = app
+        .post_empty(&format!("/api/v2/security-profiles/{profile}:execute"))
+        .await;
+    assert_eq!(started.status, 200, "{:?}", started.body);
+    let run = started.body["id"].as_i64().unwrap();
+    let work = app.poll(&answered).await;
+    let uploaded = app
+        .upload(
+            &answered,
+            work[0]["id"].as_i64().unwrap(),
+            fresh_results(U2204),
+        )
+        .await;
+    assert_eq!(uploaded.status, 200, "{:?}", uploaded.body);
+    let work = app.poll(&failed).await;
+    let outcome = app
+        .outcome(
+            &failed,
+            work[0]["id"].as_i64().unwrap(),
+            "failed",
+            "usg is not installed",
+        )
+        .await;
+    assert!(outcome.status < 300, "{:?}", outcome.body);
+    let deleted = app
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/api/v2/computers/{}", removed.id),
+            Some(&app.token),
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, 204, "{:?}", deleted.body);
+    let done = app.finished(run).await;
+    assert_eq!(
+        done["activity_status"], "failed",
+        "one machine failed: {done:?}"
+    );
+    let requested = app
+        .get(&format!(
+            "/api/v2/security-profiles/{profile}/report?start_date={}",
+            &started.body["creation_time"].as_str().unwrap()[..10]
+        ))
+        .await;
+    assert_eq!(requested.status, 200, "{:?}", requested.body);
+    let report = requested.body["id"].as_i64().unwrap();
+    assert_eq!(app.finished(report).await["activity_status"], "succeeded");
+    let (_, kept_run, _, _) = audited_once(&app, &kept, "kept", 3).await;
+
+    let found = orphans(&app).await;
+    assert!(found.is_empty(), "before the purge: {found:?}");
+    assert_eq!(
+        rows_of_run(&app, run).await,
+        (4, 2, 1),
+        "the parent and three children; the removed machine left the run's instances"
+    );
+    assert_eq!(rows_of_run(&app, kept_run).await, (2, 1, 1));
+
+    let (ok, out, err) = purge_expired(&app, Some(&from_now(chrono::Duration::days(2)))).await;
+    assert!(ok, "{err}");
+    assert!(
+        out.contains(": 1 runs, 5 activities, 1 audits,") && out.contains(" 1 reports,"),
+        "the run's four activities and the report's: {out:?}"
+    );
+    let found = orphans(&app).await;
+    assert!(found.is_empty(), "after the purge: {found:?}");
+    assert_eq!(rows_of_run(&app, run).await, (0, 0, 0), "the purged run");
+    assert_eq!(
+        count(
+            &app,
+            &format!("SELECT count(*) FROM activities WHERE id = {report}")
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        rows_of_run(&app, kept_run).await,
+        (2, 1, 1),
+        "the other profile's run keeps everything"
+    );
+    assert_eq!(
+        count(&app, "SELECT count(*) FROM computers").await,
+        4,
+        "computers are never deleted: a removed one keeps its row and its history"
+    );
+
+    // PostgreSQL no longer refuses a child activity whose parent is not there: this test is
+    // what sees one.
+    if !app.settings.database_url().starts_with("sqlite:") {
+        let url = app.settings.database_url();
+        let pool = sqlx::PgPool::connect(&url).await.unwrap();
+        sqlx::query(
+            "UPDATE activities SET parent_id = parent_id + 1000000 WHERE parent_id IS NOT NULL",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+        assert_eq!(
+            orphans(&app).await,
+            vec![("activities.parent_id".to_owned(), 1)],
+            "the kept run's child, pointing at no parent"
+        );
+    }
+}
+
 on_both_backends!(
     purge_expired_deletes_runs_past_their_retention_with_their_results_reports_and_files,
     an_accepted_upload_is_kept_gzipped_and_a_refused_one_leaves_nothing,
+    removing_a_computer_and_purging_a_run_leave_no_row_pointing_at_a_deleted_one,
 );

@@ -61,46 +61,32 @@ pub(super) async fn start_run_in(
     now: DateTime<Utc>,
     cap: i64,
 ) -> Result<i64> {
+    // The profile locked and, when it can run, the ids of the run's parent activity and of the
+    // run drawn now: the statement below writes both rows, each naming the other, and the parent
+    // keeps an id below its children's.
     let profile = sqlx::query(
-        "SELECT status, mode, benchmark FROM security_profiles WHERE account_id = $1 AND id = $2 \
-         FOR UPDATE",
+        "SELECT mode, benchmark, \
+         CASE WHEN status = 'active' THEN nextval('activities_id_seq') END AS parent, \
+         CASE WHEN status = 'active' THEN nextval('runs_id_seq') END AS run \
+         FROM security_profiles WHERE account_id = $1 AND id = $2 FOR UPDATE",
     )
     .bind(account_id)
     .bind(profile_id)
     .fetch_optional(&mut *conn)
     .await?
     .ok_or(StorageError::NotFound)?;
-    if profile.try_get::<String, _>("status")? != "active" {
+    let (Some(parent), Some(run)) = (
+        profile.try_get::<Option<i64>, _>("parent")?,
+        profile.try_get::<Option<i64>, _>("run")?,
+    ) else {
         return Err(StorageError::Archived);
-    }
+    };
     let mode: String = profile.try_get("mode")?;
     let benchmark: String = profile.try_get("benchmark")?;
-    let parent: i64 = sqlx::query_scalar(
-        "INSERT INTO activities (account_id, type, summary, status, creator_id, \
-         deliver_delay_window, creation_time) \
-         VALUES ($1, 'UsgActivity', 'usg audit for instance', 'in-progress', $2, 0, $3) RETURNING id",
-    )
-    .bind(account_id)
-    .bind(creator_id)
-    .bind(now)
-    .fetch_one(&mut *conn)
-    .await?;
-    let run: i64 = sqlx::query_scalar(
-        "INSERT INTO runs (account_id, profile_id, activity_id, mode, benchmark, started_at, \
-         instances, not_started, in_progress, passing, failing) \
-         VALUES ($1, $2, $3, $4, $5, $6, 0, 0, 0, 0, 0) RETURNING id",
-    )
-    .bind(account_id)
-    .bind(profile_id)
-    .bind(parent)
-    .bind(&mode)
-    .bind(&benchmark)
-    .bind(now)
-    .fetch_one(&mut *conn)
-    .await?;
-    // The machines the profile covers (`covers!()`, written for this one profile so that its
-    // access groups and tags are read once, not once per computer), their activities and their
-    // instances: one statement.
+    // One statement: the machines the profile covers (`covers!()`, written for this one profile
+    // so that its access groups and tags are read once, not once per computer), the parent
+    // activity, an activity and an instance per machine, the run with their number, and the
+    // profile's last run. Its foreign keys are checked once it has written every row.
     let children: i64 = sqlx::query_scalar(
         "WITH p AS (SELECT account_id, access_group_id, all_computers, \
                ARRAY(SELECT jsonb_array_elements_text(tags::jsonb)) AS tags \
@@ -113,13 +99,22 @@ pub(super) async fn start_run_in(
              AND (p.all_computers OR c.id IN (SELECT t.computer_id FROM computer_tags t, p \
                   WHERE t.tag = ANY (p.tags))) \
              ORDER BY c.id LIMIT $8), \
+         parent AS (INSERT INTO activities (id, account_id, run_id, type, summary, status, \
+               creator_id, deliver_delay_window, creation_time) \
+             VALUES ($2, $1, $3, 'UsgActivity', 'usg audit for instance', 'in-progress', $5, 0, \
+               $6)), \
          kids AS (INSERT INTO activities (account_id, parent_id, computer_id, run_id, type, \
                action, summary, status, creator_id, deliver_delay_window, creation_time) \
              SELECT $1, $2, id, $3, 'UsgActivity', $4, 'usg audit for instance', 'undelivered', \
                $5, 0, $6 FROM covered ORDER BY id RETURNING computer_id), \
          instances AS (INSERT INTO run_instances (run_id, computer_id, state) \
-             SELECT $3, computer_id, 0 FROM kids) \
-         SELECT count(*) FROM kids",
+             SELECT $3, computer_id, 0 FROM kids), \
+         n AS (SELECT count(*) AS n FROM kids), \
+         run AS (INSERT INTO runs (id, account_id, profile_id, activity_id, mode, benchmark, \
+               started_at, instances, not_started, in_progress, passing, failing) \
+             SELECT $3, $1, $7, $2, $9, $10, $6, n, n, 0, 0, 0 FROM n), \
+         last AS (UPDATE security_profiles SET last_run_id = $3 WHERE id = $7) \
+         SELECT n FROM n",
     )
     .bind(account_id)
     .bind(parent)
@@ -129,24 +124,13 @@ pub(super) async fn start_run_in(
     .bind(now)
     .bind(profile_id)
     .bind(cap)
+    .bind(&mode)
+    .bind(&benchmark)
     .fetch_one(&mut *conn)
     .await?;
-    sqlx::query("UPDATE runs SET instances = $1, not_started = $1 WHERE id = $2")
-        .bind(children)
-        .bind(run)
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query("UPDATE activities SET run_id = $1 WHERE id = $2")
-        .bind(run)
-        .bind(parent)
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query("UPDATE security_profiles SET last_run_id = $1 WHERE id = $2")
-        .bind(run)
-        .bind(profile_id)
-        .execute(&mut *conn)
-        .await?;
-    finish_run_if_done(conn, run, now).await?;
+    if children == 0 {
+        finish_run_if_done(conn, run, now).await?;
+    }
     Ok(parent)
 }
 
