@@ -4,9 +4,8 @@
 //! kept either — SSG content redeclares the XHTML prefix on thousands of elements.
 
 use std::rc::Rc;
-use std::sync::LazyLock;
 
-use memchr::memmem;
+use memchr::memchr;
 use quick_xml::events::BytesStart;
 use quick_xml::name::PrefixDeclaration;
 
@@ -58,7 +57,7 @@ pub(super) struct Namespaces {
     bindings: Vec<Binding>,
     /// For each open element, how many bindings were in scope before its start tag.
     scopes: Vec<usize>,
-    last: LastDeclarations,
+    remembered: Remembered,
 }
 
 impl Namespaces {
@@ -67,7 +66,7 @@ impl Namespaces {
         Namespaces {
             bindings: Vec::new(),
             scopes: Vec::with_capacity(depth),
-            last: LastDeclarations::default(),
+            remembered: Remembered::default(),
         }
     }
 
@@ -79,14 +78,14 @@ impl Namespaces {
     /// Opens the scope of a start tag, with its declarations, and gives its namespace.
     pub(super) fn enter(&mut self, start: &BytesStart<'_>) -> Result<Ns, XccdfError> {
         self.scopes.push(self.bindings.len());
-        declare(&mut self.bindings, &mut self.last, start)?;
+        declare(&mut self.bindings, &mut self.remembered, start)?;
         resolve(&self.bindings, start)
     }
 
     /// The namespace of an empty-element tag, whose declarations hold for that tag alone.
     pub(super) fn resolve_empty(&mut self, start: &BytesStart<'_>) -> Result<Ns, XccdfError> {
         let before = self.bindings.len();
-        declare(&mut self.bindings, &mut self.last, start)?;
+        declare(&mut self.bindings, &mut self.remembered, start)?;
         let ns = resolve(&self.bindings, start);
         self.bindings.truncate(before);
         ns
@@ -100,13 +99,60 @@ impl Namespaces {
     }
 }
 
-/// The declarations of the last tag that had any, by that tag's attribute bytes: SSG content
-/// repeats the same few (`xmlns:xhtml="…" xml:lang="en-US"`) on thousands of elements, which are
-/// then not read again.
+/// The declarations of the last few tags that had any, by those tags' attribute bytes: SSG
+/// content repeats the same few (`xmlns:xhtml="…"`, `xmlns:html="…"`, each with `xml:lang`) on
+/// thousands of elements, in turn, and they are then not read again.
 #[derive(Default)]
-struct LastDeclarations {
+struct Remembered {
+    tags: Vec<Declarations>,
+    /// The entry the next new tag replaces once all are taken.
+    next: usize,
+    /// The declarations of the last tag too long to remember.
+    scratch: Vec<Binding>,
+}
+
+/// One tag's declarations, by its attribute bytes.
+struct Declarations {
     attributes: Vec<u8>,
     declared: Vec<Binding>,
+}
+
+/// How many tags' declarations `Remembered` holds.
+const REMEMBERED_TAGS: usize = 4;
+
+impl Remembered {
+    /// The declarations of a tag with these attribute bytes, read once and then remembered.
+    fn of(&mut self, attributes: &[u8], start: &BytesStart<'_>) -> Result<&[Binding], XccdfError> {
+        let found = self
+            .tags
+            .iter()
+            .position(|tag| tag.attributes.as_slice() == attributes);
+        let at = match found {
+            Some(at) => at,
+            None => {
+                let declared = declarations(start)?;
+                if attributes.len() > REMEMBERED_ATTRIBUTES {
+                    // Not worth keeping: read every time.
+                    self.scratch = declared;
+                    return Ok(&self.scratch);
+                }
+                let tag = Declarations {
+                    attributes: attributes.to_vec(),
+                    declared,
+                };
+                if self.tags.len() < REMEMBERED_TAGS {
+                    self.tags.push(tag);
+                    self.tags.len() - 1
+                } else {
+                    let at = self.next;
+                    self.next = (self.next + 1) % REMEMBERED_TAGS;
+                    self.tags[at] = tag;
+                    at
+                }
+            }
+        };
+        Ok(&self.tags[at].declared)
+    }
 }
 
 /// Most namespace declarations one tag may hold (real files: 16 at most, on an ARF's root).
@@ -115,30 +161,21 @@ pub const MAX_DECLARATIONS_PER_TAG: usize = 64;
 /// Most bindings in scope at once; each element's prefix is looked up among them.
 pub const MAX_BINDINGS: usize = 128;
 
-/// Tags with longer attributes are not remembered in `LastDeclarations`.
+/// Tags with longer attributes are not remembered in `Remembered`.
 const REMEMBERED_ATTRIBUTES: usize = 1024;
 
 /// Adds the namespace declarations of `start` to `bindings`. Only a tag whose bytes hold `xmlns`
 /// can declare one, so the others' attributes are not read here.
 fn declare(
     bindings: &mut Vec<Binding>,
-    last: &mut LastDeclarations,
+    remembered: &mut Remembered,
     start: &BytesStart<'_>,
 ) -> Result<(), XccdfError> {
-    static XMLNS: LazyLock<memmem::Finder<'static>> =
-        LazyLock::new(|| memmem::Finder::new("xmlns"));
     let attributes = &start[start.name().as_ref().len()..];
-    if attributes.len() < b" xmlns=''".len() || XMLNS.find(attributes).is_none() {
+    if attributes.len() < b" xmlns=''".len() || !holds_xmlns(attributes) {
         return Ok(());
     }
-    if attributes != last.attributes.as_slice() {
-        last.declared = declarations(start)?;
-        last.attributes.clear();
-        if attributes.len() <= REMEMBERED_ATTRIBUTES {
-            last.attributes.extend_from_slice(attributes);
-        }
-    }
-    for binding in &last.declared {
+    for binding in remembered.of(attributes, start)? {
         // A binding that changes nothing this module resolves is not kept.
         if lookup(bindings, &binding.prefix) != Some(binding.ns) {
             if bindings.len() >= MAX_BINDINGS {
@@ -150,6 +187,19 @@ fn declare(
         }
     }
     Ok(())
+}
+
+/// Whether `xmlns` occurs in `bytes`: a search for its `x`, which most tags' attributes hold
+/// once or not at all, is quicker on such short inputs than a substring search.
+fn holds_xmlns(bytes: &[u8]) -> bool {
+    let mut from = 0;
+    while let Some(at) = memchr(b'x', &bytes[from..]) {
+        if bytes[from + at..].starts_with(b"xmlns") {
+            return true;
+        }
+        from += at + 1;
+    }
+    false
 }
 
 /// The namespace declarations among the attributes of `start`, checked.

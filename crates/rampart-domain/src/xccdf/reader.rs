@@ -310,7 +310,12 @@ fn simple_attributes<'a, const N: usize>(
         }
         let equals = at + memchr(b'=', &tag[at..])?;
         let name = &tag[at..equals];
-        let odd_name = |byte: &u8| is_space(*byte) || b"\"'<>&/".contains(byte);
+        let odd_name = |byte: &u8| {
+            matches!(
+                byte,
+                b' ' | b'\t' | b'\r' | b'\n' | b'"' | b'\'' | b'<' | b'>' | b'&' | b'/'
+            )
+        };
         if name.is_empty() || name.iter().any(odd_name) {
             return None;
         }
@@ -394,6 +399,15 @@ fn resolve_reference(reference: &BytesRef<'_>) -> Result<char, XccdfError> {
             name.chars().take(40).collect::<String>()
         ))
     };
+    // The predefined entities, which real files hold by the thousand, without decoding.
+    match reference.as_ref() {
+        b"lt" => return Ok('<'),
+        b"gt" => return Ok('>'),
+        b"amp" => return Ok('&'),
+        b"apos" => return Ok('\''),
+        b"quot" => return Ok('"'),
+        _ => {}
+    }
     if let Some(ch) = reference
         .resolve_char_ref()
         .map_err(|error| XccdfError::Xml(error.to_string()))?

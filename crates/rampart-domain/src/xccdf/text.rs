@@ -2,6 +2,26 @@
 //! collapsed to one space, line breaks where the markup had them (`br`, block boundaries such as
 //! `p`, `li`, `pre`, and blank lines in the source), trimmed at both ends.
 
+/// Where the stretch of `bytes` that starts at `at` (not white space) ends: at the end, or at
+/// the first white space that is not one space between two other characters.
+fn plain_stretch_end(bytes: &[u8], at: usize) -> usize {
+    let mut end = at;
+    while let Some(&byte) = bytes.get(end) {
+        if !is_space(byte) {
+            end += 1;
+        } else if byte == b' ' && bytes.get(end + 1).is_some_and(|&next| !is_space(next)) {
+            end += 2;
+        } else {
+            break;
+        }
+    }
+    end
+}
+
+fn is_space(byte: u8) -> bool {
+    matches!(byte, b' ' | b'\t' | b'\r' | b'\n')
+}
+
 /// What separates the last character written from the next one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Gap {
@@ -38,7 +58,7 @@ impl PlainText {
         let mut at = 0;
         while at < bytes.len() {
             let byte = bytes[at];
-            if matches!(byte, b' ' | b'\t' | b'\r' | b'\n') {
+            if is_space(byte) {
                 if byte == b'\n' {
                     self.run_newlines = self.run_newlines.saturating_add(1);
                 }
@@ -51,18 +71,16 @@ impl PlainText {
                 self.widen(gap);
                 at += 1;
             } else {
-                // A word: the bytes up to the next white space (ASCII, so a char boundary).
-                let end = bytes[at..]
-                    .iter()
-                    .position(|byte| matches!(byte, b' ' | b'\t' | b'\r' | b'\n'))
-                    .map_or(bytes.len(), |length| at + length);
+                // Words with one space between them, as they are kept: copied in one piece.
+                let end = plain_stretch_end(bytes, at);
                 self.push_run(&text[at..end]);
                 at = end;
             }
         }
     }
 
-    /// Appends characters without white space, as `push_char` would one by one.
+    /// Appends a run that starts with a character other than white space and holds no white
+    /// space but single spaces between words, as `push_text` would word by word.
     fn push_run(&mut self, run: &str) {
         let separator = match (self.out.is_empty(), self.gap) {
             (true, _) | (_, Gap::None) => 0,
@@ -71,7 +89,13 @@ impl PlainText {
         };
         if self.out.len() + separator + run.len() + 2 > self.limit {
             // Near the limit: char by char, so that the cut falls where it always did.
-            run.chars().for_each(|ch| self.push_char(ch));
+            for ch in run.chars() {
+                if ch == ' ' {
+                    self.widen(Gap::Space);
+                } else {
+                    self.push_char(ch);
+                }
+            }
             return;
         }
         let mut chars = run.chars();
@@ -193,6 +217,17 @@ mod tests {
         let mut text = PlainText::new(String::new(), 1000);
         text.push_text(" één  twee\tdrie ", false);
         assert_eq!(text.finish_into(&mut String::new()), "één twee drie");
+    }
+
+    #[test]
+    fn words_with_single_spaces_are_cut_as_word_by_word() {
+        // "abc de" fits whole; of " fg", " f" leaves the 2 bytes of room under 9, "g" would not.
+        let mut text = PlainText::new(String::new(), 9);
+        text.push_text("abc de fg", false);
+        assert_eq!(text.finish_into(&mut String::new()), "abc de f");
+        let mut text = PlainText::new(String::new(), 1000);
+        text.push_text("a b  c\td \n e f ", false);
+        assert_eq!(text.finish_into(&mut String::new()), "a b c d e f");
     }
 
     #[test]
