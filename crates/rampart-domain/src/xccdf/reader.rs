@@ -47,7 +47,9 @@ pub(super) enum Item<'b> {
 /// per open element.
 pub const MAX_DEPTH: usize = 256;
 
-/// Where events come from.
+/// Where events come from. Both sources' `read_event`, and `Xml::next`, are inlined into their
+/// callers: an event is returned through memory, and each call between quick-xml and the parser
+/// copied it once more, stalling on the copy (a fifth of case a's time; BENCHMARKS.md, "Parser").
 pub(super) trait Source {
     /// The next event; a streamed one is copied into `buf`.
     fn read_event<'b>(&'b mut self, buf: &'b mut Vec<u8>) -> Result<Event<'b>, XccdfError>;
@@ -64,6 +66,7 @@ impl<R: BufRead> Streamed<R> {
 }
 
 impl<R: BufRead> Source for Streamed<R> {
+    #[inline(always)]
     fn read_event<'b>(&'b mut self, buf: &'b mut Vec<u8>) -> Result<Event<'b>, XccdfError> {
         buf.clear();
         self.0.get_mut().start_event();
@@ -85,6 +88,7 @@ impl<'i> InMemory<'i> {
 }
 
 impl Source for InMemory<'_> {
+    #[inline(always)]
     fn read_event<'b>(&'b mut self, _buf: &'b mut Vec<u8>) -> Result<Event<'b>, XccdfError> {
         let start = self.0.buffer_position();
         match self.0.read_event() {
@@ -127,6 +131,7 @@ impl<S: Source> Xml<S> {
         self.source.read_event(&mut self.buf)
     }
 
+    #[inline(always)]
     pub(super) fn next(&mut self) -> Result<Item<'_>, XccdfError> {
         let event = self.source.read_event(&mut self.buf)?;
         Ok(match event {
