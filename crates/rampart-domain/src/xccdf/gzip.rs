@@ -56,29 +56,6 @@ pub(super) fn is_gzip(bytes: &[u8]) -> bool {
     bytes.starts_with(&GZIP_MAGIC)
 }
 
-/// What [`decompress_up_to`] found.
-pub(super) enum Decompressed {
-    /// The whole document.
-    Whole(Vec<u8>),
-    /// More than the limit.
-    Larger,
-    /// Not a valid gzip stream (the streamed parse says how).
-    Broken,
-}
-
-/// `gzip` decompressed into memory, up to `limit` bytes.
-pub(super) fn decompress_up_to(gzip: &[u8], limit: u64) -> Decompressed {
-    let mut out = Vec::with_capacity(gzip.len().saturating_mul(8).min(limit as usize));
-    let read = MultiGzDecoder::new(gzip)
-        .take(limit.saturating_add(1))
-        .read_to_end(&mut out);
-    match read {
-        Ok(_) if out.len() as u64 > limit => Decompressed::Larger,
-        Ok(_) => Decompressed::Whole(out),
-        Err(_) => Decompressed::Broken,
-    }
-}
-
 /// Takes up to two bytes off `input`, however its buffer is split.
 fn read_head<R: BufRead>(input: &mut R) -> io::Result<Vec<u8>> {
     let mut head = Vec::with_capacity(GZIP_MAGIC.len());

@@ -42,8 +42,6 @@ pub struct AppState {
     /// the next step of a fix queued): agents long-polling here look at once instead of at
     /// their next check of the database.
     pub new_work: Arc<tokio::sync::Notify>,
-    /// The benchmark versions this process's uploads are storing: one upload at a time keeps a
-    /// new version's rule texts (`agent::version_gate`).
     /// Uploads received, parsed and kept at once (their bytes in memory, with the connection's
     /// read buffer); the others wait with their bytes still in the socket. An upload leaves its
     /// slot before it waits for the writer, so group commit still sees every parsed upload.
@@ -51,6 +49,8 @@ pub struct AppState {
     /// Uploads parsed at once: a parse is a core's work, so more at a time would only hold
     /// more parse state (and threads) in memory while the cores are shared anyway.
     pub parse_slots: Arc<tokio::sync::Semaphore>,
+    /// The benchmark versions this process's uploads are storing: one upload at a time keeps a
+    /// new version's rule texts (`agent::version_gate`).
     pub(crate) version_gates: Arc<agent::version_gate::VersionGates>,
 }
 

@@ -301,7 +301,7 @@ fn check_stored_text(
 
 /// The most a results file may hold once decompressed: four times the largest real file (an
 /// ARF of the Ubuntu 22.04 content, 15 MB).
-const MAX_RESULTS_XML_BYTES: u64 = xccdf::IN_MEMORY_MAX_BYTES;
+const MAX_RESULTS_XML_BYTES: u64 = 64 * 1024 * 1024;
 
 /// What a parse gave: the upload as storage keeps it, the machine it audits, and the gate of its
 /// version when this upload is the one to store its rule texts.
