@@ -16,6 +16,7 @@ use std::io::BufRead;
 
 use chrono::{DateTime, Utc};
 
+mod attributes;
 mod bounded;
 mod gzip;
 mod namespaces;

@@ -9,7 +9,8 @@ use memchr::memchr;
 use quick_xml::events::BytesStart;
 use quick_xml::name::PrefixDeclaration;
 
-use super::reader::value;
+use super::attributes::value;
+use super::reader::tag_error;
 use super::XccdfError;
 
 const XCCDF: &[u8] = super::XCCDF_NS.as_bytes();
@@ -204,12 +205,7 @@ fn holds_xmlns(bytes: &[u8]) -> bool {
 
 /// The namespace declarations among the attributes of `start`, checked.
 fn declarations(start: &BytesStart<'_>) -> Result<Vec<Binding>, XccdfError> {
-    let bad = |message: &dyn std::fmt::Display| {
-        XccdfError::Xml(format!(
-            "in a `<{}>` tag: {message}",
-            String::from_utf8_lossy(start.name().as_ref())
-        ))
-    };
+    let bad = |message: &dyn std::fmt::Display| tag_error(start, message);
     let mut declared = Vec::new();
     for attribute in start.attributes().with_checks(false) {
         let attribute = attribute.map_err(|error| bad(&error))?;

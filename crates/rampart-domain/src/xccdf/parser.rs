@@ -6,7 +6,8 @@ use std::collections::HashMap;
 
 use quick_xml::events::BytesStart;
 
-use super::reader::{attributes, describe_root, is_blank, unexpected_eof, Item, Ns, Source, Xml};
+use super::attributes::attributes;
+use super::reader::{describe_root, is_blank, unexpected_eof, Item, Ns, Source, Xml};
 use super::test_result::TestResultStart;
 use super::{Severity, Summary, Visitor, XccdfError};
 

@@ -1,9 +1,9 @@
 //! The reader the parser walks the document with: quick-xml's `Reader`, over bytes in memory
 //! (events borrowed from them) or a stream (events copied into one reused buffer), element
 //! namespaces resolved (`namespaces.rs`), every event bounded in size (`bounded.rs`) and elements
-//! in nesting depth, entity references checked (only the five
-//! predefined ones and character references exist without a DTD), DTDs refused, and subtrees
-//! skipped without being kept.
+//! in nesting depth, entity references checked (only the five predefined ones and character
+//! references exist without a DTD), DTDs refused, and subtrees skipped without being kept.
+//! Attributes are read by `attributes.rs`.
 //!
 //! quick-xml's own `NsReader` is not used: it looks through every start tag's attributes for
 //! declarations and resolves every event, skipped ones included, which cost most of a parse
@@ -12,11 +12,9 @@
 use std::borrow::Cow;
 use std::io::BufRead;
 
-use memchr::{memchr, memchr2, memchr3};
 use quick_xml::escape::resolve_xml_entity;
-use quick_xml::events::attributes::Attribute;
 use quick_xml::events::{BytesRef, BytesStart, BytesText, Event};
-use quick_xml::{Reader, XmlVersion};
+use quick_xml::Reader;
 
 use super::bounded::{event_too_long, Bounded, MAX_EVENT};
 use super::gzip::is_too_large;
@@ -249,111 +247,20 @@ pub(super) fn decode<'b>(text: &BytesText<'b>) -> Result<Cow<'b, str>, XccdfErro
 
 /// Whether a text node is only white space (allowed around the root element).
 pub(super) fn is_blank(text: &BytesText<'_>) -> bool {
-    text.iter()
-        .all(|byte| matches!(byte, b' ' | b'\t' | b'\r' | b'\n'))
+    text.iter().all(|&byte| is_space(byte))
 }
 
-/// The unprefixed attributes `names` of `start`, unescaped, in the same order.
-pub(super) fn attributes<'a, const N: usize>(
-    start: &'a BytesStart<'_>,
-    names: [&str; N],
-) -> Result<[Option<Cow<'a, str>>; N], XccdfError> {
-    match simple_attributes(&start[start.name().as_ref().len()..], names) {
-        Some(simple) => Ok(simple.map(|value| value.map(Cow::Borrowed))),
-        None => read_attributes(start, names),
-    }
+/// Whether `byte` is XML white space.
+pub(super) fn is_space(byte: u8) -> bool {
+    matches!(byte, b' ' | b'\t' | b'\r' | b'\n')
 }
 
-/// `attributes` through quick-xml's attribute reader, for any tag.
-pub(super) fn read_attributes<'a, const N: usize>(
-    start: &'a BytesStart<'_>,
-    names: [&str; N],
-) -> Result<[Option<Cow<'a, str>>; N], XccdfError> {
-    let bad = |error: &dyn std::fmt::Display| {
-        XccdfError::Xml(format!(
-            "in a `<{}>` tag: {error}",
-            String::from_utf8_lossy(start.name().as_ref())
-        ))
-    };
-    let mut values: [Option<Cow<'a, str>>; N] = std::array::from_fn(|_| None);
-    // quick-xml's duplicate check compares every attribute with every other; only the names
-    // read here are checked, which is all a repeated attribute could change.
-    for attribute in start.attributes().with_checks(false) {
-        let attribute = attribute.map_err(|error| bad(&error))?;
-        let key = attribute.key.as_ref();
-        if let Some(slot) = names.iter().position(|name| name.as_bytes() == key) {
-            if values[slot].is_some() {
-                return Err(bad(&format!("the attribute `{}` is repeated", names[slot])));
-            }
-            values[slot] = Some(value(&attribute).map_err(|error| bad(&error))?);
-        }
-    }
-    Ok(values)
-}
-
-/// `attributes` for the tags real files are made of: every attribute `name="value"` (or with
-/// `'`), after white space, its value holding no reference, `<`, tab or line end (so that it
-/// needs no normalizing), and no attribute read here repeated. `None` for anything else, which
-/// `attributes` then reads through quick-xml, refusing what is malformed.
-fn simple_attributes<'a, const N: usize>(
-    tag: &'a [u8],
-    names: [&str; N],
-) -> Option<[Option<&'a str>; N]> {
-    let is_space = |byte: u8| matches!(byte, b' ' | b'\t' | b'\r' | b'\n');
-    let mut values = [None; N];
-    let mut at = 0;
-    loop {
-        let before = at;
-        while tag.get(at).copied().is_some_and(is_space) {
-            at += 1;
-        }
-        if at == tag.len() {
-            return Some(values);
-        }
-        if at == before {
-            return None;
-        }
-        let equals = at + memchr(b'=', &tag[at..])?;
-        let name = &tag[at..equals];
-        let odd_name = |byte: &u8| {
-            matches!(
-                byte,
-                b' ' | b'\t' | b'\r' | b'\n' | b'"' | b'\'' | b'<' | b'>' | b'&' | b'/'
-            )
-        };
-        if name.is_empty() || name.iter().any(odd_name) {
-            return None;
-        }
-        let quote = *tag
-            .get(equals + 1)
-            .filter(|&&quote| quote == b'"' || quote == b'\'')?;
-        let start = equals + 2;
-        let end = start + memchr(quote, &tag[start..])?;
-        let value = &tag[start..end];
-        if memchr3(b'&', b'<', b'\t', value).is_some() || memchr2(b'\r', b'\n', value).is_some() {
-            return None;
-        }
-        if let Some(slot) = names.iter().position(|wanted| wanted.as_bytes() == name) {
-            if values[slot].is_some() {
-                return None;
-            }
-            values[slot] = Some(std::str::from_utf8(value).ok()?);
-        }
-        at = end + 1;
-    }
-}
-
-/// An attribute's value, normalized as XML 1.0 says; borrowed, without the normalizer's pass,
-/// when it holds no reference and no white space but spaces (ids, times, words, addresses).
-pub(super) fn value<'a>(attribute: &Attribute<'a>) -> Result<Cow<'a, str>, quick_xml::Error> {
-    if let Cow::Borrowed(raw) = attribute.value {
-        if memchr3(b'&', b'\t', b'\n', raw).is_none() && memchr(b'\r', raw).is_none() {
-            return std::str::from_utf8(raw)
-                .map(Cow::Borrowed)
-                .map_err(|error| quick_xml::Error::Encoding(error.into()));
-        }
-    }
-    attribute.normalized_value(XmlVersion::Implicit1_0)
+/// An error in the tag `start`: "in a `<name>` tag: …".
+pub(super) fn tag_error(start: &BytesStart<'_>, message: &dyn std::fmt::Display) -> XccdfError {
+    XccdfError::Xml(format!(
+        "in a `<{}>` tag: {message}",
+        String::from_utf8_lossy(start.name().as_ref())
+    ))
 }
 
 /// Names the root element and its namespace, for messages. A root's namespace can only be

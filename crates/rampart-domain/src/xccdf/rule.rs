@@ -3,8 +3,9 @@
 
 use std::borrow::Cow;
 
+use super::attributes::attributes;
 use super::parser::{Parser, LIST_LIMIT, SHORT_LIMIT};
-use super::reader::{attributes, decode, unexpected_eof, Item, Ns, Source};
+use super::reader::{decode, unexpected_eof, Item, Ns, Source};
 use super::text::PlainText;
 use super::{Ident, Reference, RuleText, Severity, Visitor, XccdfError};
 

@@ -6,8 +6,9 @@ use std::borrow::Cow;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use quick_xml::events::BytesStart;
 
+use super::attributes::attributes;
 use super::parser::{parse_severity, required, Parser, LIST_LIMIT, SHORT_LIMIT};
-use super::reader::{attributes, unexpected_eof, Item, Ns, Source};
+use super::reader::{unexpected_eof, Item, Ns, Source};
 use super::{ResultKind, RuleResult, Severity, TestResultInfo, Visitor, XccdfError};
 
 const DEFAULT_SCORING: &str = "urn:xccdf:scoring:default";

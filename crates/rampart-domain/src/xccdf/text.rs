@@ -2,6 +2,8 @@
 //! collapsed to one space, line breaks where the markup had them (`br`, block boundaries such as
 //! `p`, `li`, `pre`, and blank lines in the source), trimmed at both ends.
 
+use super::reader::is_space;
+
 /// Where the stretch of `bytes` that starts at `at` (not white space) ends: at the end, or at
 /// the first white space that is not one space between two other characters.
 fn plain_stretch_end(bytes: &[u8], at: usize) -> usize {
@@ -16,10 +18,6 @@ fn plain_stretch_end(bytes: &[u8], at: usize) -> usize {
         }
     }
     end
-}
-
-fn is_space(byte: u8) -> bool {
-    matches!(byte, b' ' | b'\t' | b'\r' | b'\n')
 }
 
 /// What separates the last character written from the next one.
@@ -38,6 +36,8 @@ pub(super) struct PlainText {
     /// Line ends in the current run of white space.
     run_newlines: u8,
     limit: usize,
+    /// A character did not fit: the text ends there, nothing after it is appended.
+    full: bool,
 }
 
 impl PlainText {
@@ -49,6 +49,7 @@ impl PlainText {
             gap: Gap::None,
             run_newlines: 0,
             limit,
+            full: false,
         }
     }
 
@@ -82,6 +83,9 @@ impl PlainText {
     /// Appends a run that starts with a character other than white space and holds no white
     /// space but single spaces between words, as `push_text` would word by word.
     fn push_run(&mut self, run: &str) {
+        if self.full {
+            return;
+        }
         let separator = match (self.out.is_empty(), self.gap) {
             (true, _) | (_, Gap::None) => 0,
             (false, Gap::Space) => 1,
@@ -149,7 +153,8 @@ impl PlainText {
     fn push_char(&mut self, ch: char) {
         self.run_newlines = 0;
         let gap = std::mem::replace(&mut self.gap, Gap::None);
-        if self.out.len() + ch.len_utf8() + 2 > self.limit {
+        if self.full || self.out.len() + ch.len_utf8() + 2 > self.limit {
+            self.full = true;
             return;
         }
         // Nothing before the first character: the text comes out trimmed.
@@ -208,12 +213,13 @@ mod tests {
     }
 
     #[test]
-    fn words_are_cut_at_the_limit_char_by_char() {
+    fn text_is_cut_at_the_first_character_past_the_limit() {
         // "ab" + "\n\n" + "cd" is 6 bytes: the 2-byte é would leave less than 2 bytes of room
-        // under 9, the 1-byte f does not.
+        // under 9, so the text ends before it; the 1-byte f that would fit is not spliced on.
         let mut text = PlainText::new(String::new(), 9);
         text.push_text("ab\n\ncdéf", false);
-        assert_eq!(text.finish_into(&mut String::new()), "ab\n\ncdf");
+        text.push_text(" g", false);
+        assert_eq!(text.finish_into(&mut String::new()), "ab\n\ncd");
         let mut text = PlainText::new(String::new(), 1000);
         text.push_text(" één  twee\tdrie ", false);
         assert_eq!(text.finish_into(&mut String::new()), "één twee drie");

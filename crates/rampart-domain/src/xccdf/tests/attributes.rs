@@ -2,7 +2,7 @@
 
 use quick_xml::events::BytesStart;
 
-use super::reader::{attributes, read_attributes};
+use crate::xccdf::attributes::{attributes, read_attributes};
 
 #[test]
 fn plain_and_odd_attributes_read_alike_both_ways() {
