@@ -28,7 +28,7 @@ mod test_result;
 mod tests;
 mod text;
 
-pub use gzip::{open_maybe_gzip, MaybeGzip};
+pub use gzip::{is_gzip, open_maybe_gzip, MaybeGzip};
 
 /// The XCCDF 1.2 namespace.
 pub const XCCDF_NS: &str = "http://checklists.nist.gov/xccdf/1.2";

@@ -13,8 +13,9 @@ use crate::http::{self, AppState};
 use crate::storage::{self, Store};
 
 /// Uploads in flight per core (see `AppState::upload_slots`): enough to keep the parse and the
-/// disk busy while others are received; each holds at most a compressed file (~600 KB) and its
-/// connection's read buffer.
+/// disk busy while others are received; each holds at most 1 MiB of its body in memory (a whole
+/// results file is ~600 KB gzip; a larger body goes to a temporary file) and its connection's
+/// read buffer.
 const UPLOAD_SLOTS_PER_CORE: usize = 8;
 
 /// Opens the database (creating the data dir and the SQLite file when needed), runs the

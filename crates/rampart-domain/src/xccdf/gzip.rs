@@ -52,7 +52,7 @@ pub fn open_maybe_gzip<R: BufRead>(mut input: R, max_bytes: u64) -> MaybeGzip<R>
 }
 
 /// Whether `bytes` start with the gzip magic.
-pub(super) fn is_gzip(bytes: &[u8]) -> bool {
+pub fn is_gzip(bytes: &[u8]) -> bool {
     bytes.starts_with(&GZIP_MAGIC)
 }
 

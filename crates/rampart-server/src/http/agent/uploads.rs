@@ -1,6 +1,6 @@
-//! Uploads on their way in: received while hashed (in memory, or a temporary file when large), and the accepted ones
-//! kept gzip-compressed in the blob store (under `uploads/`, never reachable through `blob`),
-//! to be deleted with their run.
+//! Uploads on their way in: received while hashed (in memory, or a temporary file when large),
+//! and the accepted ones kept gzip-compressed in the blob store (under `uploads/`, never
+//! reachable through `blob`), to be deleted with their run.
 
 use std::io::{Read, Seek};
 
@@ -35,12 +35,6 @@ pub(super) const IN_MEMORY: usize = 1024 * 1024;
 #[derive(Clone)]
 pub(super) struct Shared(std::sync::Arc<Vec<u8>>);
 
-impl AsRef<[u8]> for Shared {
-    fn as_ref(&self) -> &[u8] {
-        &self.0
-    }
-}
-
 impl std::ops::Deref for Shared {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
@@ -54,18 +48,14 @@ pub(super) enum Received {
     File(std::fs::File),
 }
 
-impl Received {
-    /// A reader from the first byte (blocking I/O for a file: run it off the async threads).
-    pub fn reader(&self) -> std::io::Result<Box<dyn std::io::BufRead + Send>> {
-        Ok(match self {
-            Self::Memory(bytes) => Box::new(std::io::Cursor::new(bytes.clone())),
-            Self::File(file) => {
-                let mut file = file.try_clone()?;
-                file.rewind()?;
-                Box::new(std::io::BufReader::with_capacity(256 * 1024, file))
-            }
-        })
-    }
+/// A reader of an upload kept in a file, from its first byte (blocking I/O: run it off the async
+/// threads).
+pub(super) fn file_reader(
+    file: &std::fs::File,
+) -> std::io::Result<std::io::BufReader<std::fs::File>> {
+    let mut file = file.try_clone()?;
+    file.rewind()?;
+    Ok(std::io::BufReader::with_capacity(256 * 1024, file))
 }
 
 /// Every upload may take this long to arrive, however small.
@@ -153,7 +143,7 @@ pub(super) async fn keep_upload(
 ) -> Result<String, ApiError> {
     let name = crate::storage::upload_blob_name(activity_id, &sha256[..16]);
     let file = match upload {
-        Received::Memory(bytes) if bytes.starts_with(&[0x1f, 0x8b]) => {
+        Received::Memory(bytes) if rampart_domain::xccdf::is_gzip(bytes) => {
             state.store.put_blob(account_id, &name, bytes).await?;
             return Ok(name);
         }
@@ -189,7 +179,7 @@ async fn write_file(
     let compressed = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
         file.rewind()?;
         let mut magic = [0u8; 2];
-        let gzipped = file.read(&mut magic)? == 2 && magic == [0x1f, 0x8b];
+        let gzipped = file.read(&mut magic)? == 2 && rampart_domain::xccdf::is_gzip(&magic);
         file.rewind()?;
         if gzipped {
             return Ok(file);

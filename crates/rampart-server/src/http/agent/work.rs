@@ -329,9 +329,8 @@ fn parse_upload(
     // In memory, the parse borrows its events from the bytes; a file is streamed.
     let parsed = match upload {
         Received::Memory(bytes) => xccdf::parse_bytes_limited(bytes, max_bytes, &mut collect),
-        Received::File(_) => {
-            let input = upload
-                .reader()
+        Received::File(file) => {
+            let input = super::uploads::file_reader(file)
                 .map_err(|e| anyhow::anyhow!("cannot read the upload back: {e}"))?;
             xccdf::parse(xccdf::open_maybe_gzip(input, max_bytes), &mut collect)
         }
