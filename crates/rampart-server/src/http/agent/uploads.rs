@@ -213,3 +213,78 @@ async fn write_file(
         file = back;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The upload deadline, on tokio's paused clock: a body that stalls or trickles is answered
+    //! 408 once its time is up, one that keeps the least rate is received whole.
+    use std::time::Duration;
+
+    use futures_util::{stream, StreamExt};
+    use sha2::Digest;
+
+    use super::{receive, Received, GRACE, IN_MEMORY};
+    use crate::http::error::ApiError;
+
+    type Chunk = Result<Vec<u8>, std::io::Error>;
+
+    /// `count` chunks of `size` bytes, one every `every`.
+    fn paced(
+        count: usize,
+        size: usize,
+        every: Duration,
+    ) -> impl futures_util::Stream<Item = Chunk> {
+        stream::iter(0..count).then(move |_| async move {
+            tokio::time::sleep(every).await;
+            Ok(vec![b'x'; size])
+        })
+    }
+
+    fn body(chunks: impl futures_util::Stream<Item = Chunk> + Send + 'static) -> axum::body::Body {
+        axum::body::Body::from_stream(chunks)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_body_that_stops_arriving_is_answered_408_after_its_grace() {
+        let stalled = stream::iter([Ok(vec![b'x'; 1024])]).chain(stream::pending());
+        let start = tokio::time::Instant::now();
+        let error = receive(body(stalled), 10 * IN_MEMORY)
+            .await
+            .err()
+            .expect("a stalled body must not be received");
+        let ApiError::RequestTimeout(message) = error else {
+            panic!("expected 408 RequestTimeout, got {error:?}");
+        };
+        assert!(message.contains("1024 bytes"), "{message}");
+        // Not before the grace period: a slow start is no reason to refuse.
+        assert!(start.elapsed() >= GRACE, "{:?}", start.elapsed());
+        assert!(start.elapsed() < GRACE + Duration::from_secs(10));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_body_trickling_below_the_least_rate_is_answered_408() {
+        // 1 KiB a second: past the grace period this falls behind 16 KiB/s.
+        let trickle = paced(600, 1024, Duration::from_secs(1));
+        let error = receive(body(trickle), 10 * IN_MEMORY)
+            .await
+            .err()
+            .expect("a trickling body must not be received");
+        assert!(matches!(error, ApiError::RequestTimeout(_)), "{error:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_body_above_the_least_rate_is_received_whole() {
+        // 32 KiB a second for 64 s, 2 MiB in all: slow, but twice the least rate; it spills to a
+        // file past IN_MEMORY.
+        let slow = paced(64, 32 * 1024, Duration::from_secs(1));
+        let (received, sha256) = receive(body(slow), 10 * IN_MEMORY)
+            .await
+            .expect("a body at twice the least rate must be received");
+        let Received::File(file) = received else {
+            panic!("2 MiB must be kept in a file, not in memory");
+        };
+        assert_eq!(file.metadata().unwrap().len(), 2 * 1024 * 1024);
+        let expected = crate::auth::hex(&sha2::Sha256::digest(vec![b'x'; 2 * 1024 * 1024]));
+        assert_eq!(sha256, expected);
+    }
+}
