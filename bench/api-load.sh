@@ -24,6 +24,8 @@
 # Needs python3 (JSON answers, a free port); installs wrk and curl when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source-path=SCRIPTDIR/..
+. bench/lib.sh
 
 instances=${API_LOAD_INSTANCES:-}
 seconds=${API_LOAD_SECONDS:-}
@@ -60,16 +62,9 @@ command -v python3 >/dev/null 2>&1 || { echo "bench/api-load.sh needs python3" >
 missing=()
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "installing ${missing[*]}" >&2
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+install_missing "${missing[@]}"
 
-fixtures=${RAMPART_FIXTURES:-}
-if [ -z "$fixtures" ]; then
-  if [ -d ../shared/fixtures ]; then fixtures=$(cd ../shared/fixtures && pwd); else fixtures=/work/shared/fixtures; fi
-fi
+fixtures=$(fixtures_dir)
 results=$fixtures/xccdf/u2204-cis_l1_server.results.xml.gz
 test -f "$results" || { echo "no fixture at $results (set RAMPART_FIXTURES)" >&2; exit 1; }
 pg_base=${RAMPART_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
@@ -93,8 +88,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A free port on loopback.
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 # A JSON field of stdin (a number or a string), by a Python expression on `d`.
 json() { python3 -c "import json, sys; d = json.load(sys.stdin); print($1)"; }
 
@@ -131,11 +124,11 @@ bench_backend() {
     options+=(--database-url "${pg_base%/*}/$pg_db")
   fi
   start_server "$data" "$port" "${options[@]}" || return 1
-  "$bin" admin create-user "${options[@]}" --email bench@example.com --password 'bench password' >/dev/null
+  bench_user "$bin" "${options[@]}"
   local key jwt
   key=$("$bin" admin registration-key "${options[@]}")
-  jwt=$(curl -fsS -X POST "$url/api/v2/login" -d '{"email": "bench@example.com", "password": "bench password"}' | json 'd["token"]')
-  local auth=(-H "Authorization: Bearer $jwt")
+  jwt=$(bench_login "$url" | json 'd["token"]')
+  local auth=(-H "Authorization: Bearer $jwt") # for wrk; curl goes through api
 
   echo "[$backend] fleet-sim: $instances machines registering…" >&2
   "$bin" fleet-sim --server "$url" --registration-key "$key" --instances "$instances" \
@@ -144,24 +137,24 @@ bench_backend() {
   sim_pid=$!
   local registered=0
   for _ in $(seq 1 1200); do
-    registered=$(curl -fsS "${auth[@]}" "$url/api/v2/computers?limit=1" | json 'd["count"]')
+    registered=$(api "$url/api/v2/computers?limit=1" | json 'd["count"]')
     [ "$registered" -ge "$instances" ] && break
     kill -0 "$sim_pid" 2>/dev/null || { cat "$data/fleet-sim.err" >&2; return 1; }
     sleep 0.25
   done
   [ "$registered" -ge "$instances" ] || { echo "only $registered machines registered" >&2; return 1; }
   local profile
-  profile=$(curl -fsS -X POST "$url/api/v2/security-profiles" "${auth[@]}" -d '{
+  profile=$(api -X POST "$url/api/v2/security-profiles" -d '{
     "benchmark": "cis_level1_server", "mode": "audit", "schedule": "RRULE:FREQ=WEEKLY",
     "title": "Bench", "start_date": "2099-01-05T02:00:00Z", "tags": ["bench"]}' | json 'd["id"]')
   local run_started
   run_started=$(date +%s.%N)
-  curl -fsS -o /dev/null -X POST "$url/api/v2/security-profiles/$profile:execute" "${auth[@]}"
+  api -o /dev/null -X POST "$url/api/v2/security-profiles/$profile:execute"
   echo "[$backend] run of profile $profile started; waiting for fleet-sim…" >&2
   wait "$sim_pid" || { cat "$data/fleet-sim.err" >&2; sim_pid=; return 1; }
   sim_pid=
   local finished
-  finished=$(curl -fsS "${auth[@]}" "$url/api/v2/security-profiles/$profile" |
+  finished=$(api "$url/api/v2/security-profiles/$profile" |
     json 'd["last_run_results"]["passing"] + d["last_run_results"]["failing"]')
   [ "$finished" = "$instances" ] || { echo "the run finished $finished of $instances machines" >&2; return 1; }
   echo "[$backend] run: $instances machines finished, $(awk -v s="$run_started" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }') s after :execute; $(cat "$data/fleet-sim.out")"
@@ -169,7 +162,7 @@ bench_backend() {
   # wrk_best URL: the best of `runs` wrk runs, as "requests/s p99".
   wrk_best() {
     local best_rps=0 best_p99=
-    curl -fsS -o /dev/null "${auth[@]}" "$1" # the answer is a 200 before it is measured
+    api -o /dev/null "$1" # the answer is a 200 before it is measured
     wrk -t"$threads" -c"$connections" -d1s "${auth[@]}" "$1" >/dev/null # warm-up
     for _ in $(seq 1 "$runs"); do
       local out rps p99 non2xx
@@ -183,10 +176,10 @@ bench_backend() {
     echo "$best_rps $best_p99"
   }
   local load_before list get load_after
-  load_before=$(cut -d' ' -f1 /proc/loadavg)
+  load_before=$(load)
   list=$(wrk_best "$url/api/v2/security-profiles")
   get=$(wrk_best "$url/api/v2/security-profiles/$profile")
-  load_after=$(cut -d' ' -f1 /proc/loadavg)
+  load_after=$(load)
   echo "[$backend] wrk -t$threads -c$connections, best of $runs x ${seconds}s, $instances machines stored; load average $load_before before, $load_after after"
   printf '[%s] %-40s %10s req/s   p99 %s\n' "$backend" "GET /api/v2/security-profiles" $list
   printf '[%s] %-40s %10s req/s   p99 %s\n' "$backend" "GET /api/v2/security-profiles/$profile" $get
@@ -202,9 +195,9 @@ bench_backend() {
     start_server "$data" "$port" "${options[@]}" || return 1
     echo 5 >"/proc/$server_pid/clear_refs" # the peak from here on
     rss_before=$(awk '/^VmRSS/ { print $2 }' "/proc/$server_pid/status")
-    load_before=$(cut -d' ' -f1 /proc/loadavg)
+    load_before=$(load)
     started=$(date +%s%N)
-    activity=$(curl -fsS "${auth[@]}" "$url/api/v2/security-profiles/$profile/report?start_date=$today&detailed=true" | json 'd["id"]')
+    activity=$(api "$url/api/v2/security-profiles/$profile/report?start_date=$today&detailed=true" | json 'd["id"]')
     # Polled until it ends, for at most REPORT_DEADLINE seconds: a report that never ends fails
     # the benchmark instead of hanging CI.
     local deadline=$(( $(date +%s) + report_deadline ))
@@ -216,7 +209,7 @@ bench_backend() {
         return 1
       fi
       sleep 0.05
-      status=$(curl -fsS "${auth[@]}" "$url/api/v2/activities/$activity" | json 'd.get("activity_status", "")') ||
+      status=$(api "$url/api/v2/activities/$activity" | json 'd.get("activity_status", "")') ||
         status=
       [ -n "$status" ] || {
         echo "activity $activity of the report could not be read, or has no activity_status" >&2
@@ -225,14 +218,14 @@ bench_backend() {
       }
     done
     took=$(( ($(date +%s%N) - started) / 1000000 ))
-    load_after=$(cut -d' ' -f1 /proc/loadavg)
+    load_after=$(load)
     [ "$status" = succeeded ] || { echo "the report ended $status, not succeeded" >&2; tail "$data/server.log" >&2; return 1; }
     rss_peak=$(awk '/^VmHWM/ { print $2 }' "/proc/$server_pid/status")
-    name=$(curl -fsS "${auth[@]}" "$url/api/v2/activities/$activity" | json 'd["result_text"]')
+    name=$(api "$url/api/v2/activities/$activity" | json 'd["result_text"]')
     # The writer's own time, from its log line; rows = line ends less the header.
     local written_ms
     written_ms=$(grep "report written" "$data/server.log" | tail -n 1 | sed -n 's/.*ms=\([0-9]*\).*/\1/p')
-    curl -fsS "${auth[@]}" -H 'Accept: text/csv' "$url/api/v2/security-profiles/blob?path=$name" -o "$data/report.csv"
+    api -H 'Accept: text/csv' "$url/api/v2/security-profiles/blob?path=$name" -o "$data/report.csv"
     bytes=$(stat -c %s "$data/report.csv")
     rows=$(( $(grep -c $'\r$' "$data/report.csv") - 1 ))
     echo "[$backend] detailed report: $rows rows, $(awk -v b="$bytes" 'BEGIN { printf "%.0f", b / 1e6 }') MB in ${written_ms} ms (request to succeeded: ${took} ms) = $(awk -v r="$rows" -v t="$written_ms" 'BEGIN { printf "%.0f", r / (t / 1000) }') rows/s; server peak resident $(( rss_peak / 1024 )) MB ($(( rss_before / 1024 )) MB before); load average $load_before before, $load_after after"

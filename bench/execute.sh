@@ -11,6 +11,8 @@
 #   RAMPART_BIN  the server binary (default target/release/rampart, built when missing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source-path=SCRIPTDIR/..
+. bench/lib.sh
 
 instances=5000 runs=5 pg_url= keep=
 while [ $# -gt 0 ]; do
@@ -47,17 +49,14 @@ psql "$pg_url" -Atqc "CREATE DATABASE $db" >/dev/null
 export RAMPART_DATABASE_URL="${pg_url%/*}/$db" RAMPART_DATA_DIR=$dir/data RAMPART_LOG=${RAMPART_LOG:-warn}
 export RAMPART_MAX_INSTANCES_PER_PROFILE=$instances
 sql() { psql "$RAMPART_DATABASE_URL" -AtqF ' ' -v ON_ERROR_STOP=1 -c "$1"; }
-load() { cut -d' ' -f1 /proc/loadavg; }
 
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 base=http://127.0.0.1:$port
-"$bin" admin create-user --email bench@example.com --password 'bench password' >/dev/null
+bench_user "$bin"
 RAMPART_LISTEN=127.0.0.1:$port "$bin" serve >"$dir/server.log" 2>&1 &
 server=$!
-for _ in $(seq 1 100); do curl -fs -o /dev/null "$base/api/v2/openapi.json" && break; sleep 0.1; done
-kill -0 "$server" || { cat "$dir/server.log" >&2; exit 1; }
-jwt=$(curl -fsS -X POST "$base/api/v2/login" -d '{"email": "bench@example.com", "password": "bench password"}' | jq -r .token)
-api() { curl -fsS -H "Authorization: Bearer $jwt" "$@"; }
+await_server "$base" "$server" "$dir/server.log"
+jwt=$(bench_login "$base" | jq -r .token)
 
 # The computers, as registration writes them (account, access group, tag), without agents.
 sql "INSERT INTO computers (account_id, hostname, system_hostname, title, access_group_id,

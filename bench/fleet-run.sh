@@ -31,6 +31,8 @@
 # default 600), and the server, fleet-sim and the database go whatever happens.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source-path=SCRIPTDIR/..
+. bench/lib.sh
 
 instances=5000
 pg_url=
@@ -59,17 +61,14 @@ if [ "$servers" -gt 1 ] && [ -z "$pg_url" ]; then echo "--servers 2 needs --data
 max_instances=${max_instances:-$instances}
 timeout_s=${FLEET_RUN_TIMEOUT:-600}
 
-fixtures=${RAMPART_FIXTURES:-}
-if [ -z "$fixtures" ]; then
-  if [ -d ../shared/fixtures ]; then fixtures=$(cd ../shared/fixtures && pwd); else fixtures=/work/shared/fixtures; fi
-fi
+fixtures=$(fixtures_dir)
 results=$fixtures/xccdf/u2204-cis_l1_server.results.xml.gz
 [ -f "$results" ] || { echo "no fixture $results (set RAMPART_FIXTURES)" >&2; exit 1; }
 for tool in curl jq sqlite3; do
-  command -v "$tool" >/dev/null || { echo "installing $tool" >&2; apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$tool" >/dev/null; }
+  command -v "$tool" >/dev/null || install_missing "$tool"
 done
 if [ -n "$pg_url" ]; then
-  command -v psql >/dev/null || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-client >/dev/null; }
+  command -v psql >/dev/null || apt_install postgresql-client # silently, as it always was
 fi
 
 bin=${RAMPART_BIN:-target/release/rampart}
@@ -103,14 +102,12 @@ fi
 sql() {
   if [ -n "$pg_url" ]; then psql "$RAMPART_DATABASE_URL" -AtqF ' ' -c "$1"; else sqlite3 -separator ' ' "$RAMPART_DATA_DIR/rampart.db" "$1"; fi
 }
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 bases=()
 for _ in $(seq 1 "$servers"); do bases+=("http://127.0.0.1:$(free_port)"); done
 base=${bases[0]}
 # Both servers look for due runs every second (the scheduled run of --servers 2).
 export RAMPART_MAX_INSTANCES_PER_PROFILE=$max_instances RAMPART_LOG=${RAMPART_LOG:-warn} RAMPART_SCHEDULER_INTERVAL_SECONDS=1
 
-load() { cut -d' ' -f1 /proc/loadavg; }
 now() { date +%s.%N; }
 ms_since() { echo "$1 $(now)" | awk '{printf "%.0f", ($2 - $1) * 1000}'; }
 peak_rss() { awk '/VmHWM/ {printf "%.0f MB", $2 / 1024}' "/proc/$1/status"; }  # since the reset below
@@ -122,16 +119,14 @@ servers_cpu() { local t=0 p; for p in "${server_pids[@]}"; do t=$(echo "$t $(cpu
 rss_parts() { awk '/RssAnon|RssFile/ {printf "%s %.0f MB ", $1, $2 / 1024}' "/proc/$1/status"; }
 
 echo "== fleet run: $instances machines on $backend, $servers server(s), fleet-sim --concurrency $concurrency per server ($(nproc) CPUs, load $(load))"
-"$bin" admin create-user --email bench@example.com --password 'bench password' >/dev/null
+bench_user "$bin"
 key=$("$bin" admin registration-key)
 for i in "${!bases[@]}"; do
   RAMPART_LISTEN=${bases[$i]#http://} "$bin" serve >"$dir/server-$((i + 1)).log" 2>&1 &
   server_pids+=($!)
-  for _ in $(seq 1 100); do curl -fs -o /dev/null "${bases[$i]}/api/v2/openapi.json" && break; sleep 0.1; done
-  kill -0 "${server_pids[$i]}" || { cat "$dir/server-$((i + 1)).log" >&2; exit 1; }
+  await_server "${bases[$i]}" "${server_pids[$i]}" "$dir/server-$((i + 1)).log"
 done
-jwt=$(curl -fsS -X POST "$base/api/v2/login" -d '{"email": "bench@example.com", "password": "bench password"}' | jq -r .token)
-api() { curl -fsS -H "Authorization: Bearer $jwt" "$@"; }
+jwt=$(bench_login "$base" | jq -r .token)
 profile=$(api -X POST "$base/api/v2/security-profiles" -d '{"benchmark": "cis_level1_server",
   "mode": "audit", "schedule": "RRULE:FREQ=WEEKLY", "title": "fleet run",
   "start_date": "2099-01-05T02:00:00Z", "tags": ["fleet-run"]}' | jq -r .id)

@@ -11,6 +11,8 @@
 #   PYTHON                    the Python that has lxml (default /usr/bin/python3, Debian's)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source-path=SCRIPTDIR/..
+. bench/lib.sh
 
 rounds=${PARSE_COMPARE_ROUNDS:-3}
 iterations=${PARSE_COMPARE_ITERATIONS:-10}
@@ -25,16 +27,9 @@ python=${PYTHON:-/usr/bin/python3}
 missing=()
 "$python" -c 'import lxml.etree' >/dev/null 2>&1 || missing+=(python3-lxml)
 command -v oscap >/dev/null 2>&1 || missing+=(openscap-scanner)
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "installing ${missing[*]}" >&2
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+install_missing "${missing[@]}"
 
-fixtures=${RAMPART_FIXTURES:-}
-if [ -z "$fixtures" ]; then
-  if [ -d ../shared/fixtures ]; then fixtures=$(cd ../shared/fixtures && pwd); else fixtures=/work/shared/fixtures; fi
-fi
+fixtures=$(fixtures_dir)
 export RAMPART_FIXTURES=$fixtures
 gz=$fixtures/xccdf/u2204-cis_l1_server.results.xml.gz
 thin=$fixtures/xccdf/u2204-cis_l1_server.testresult-only.xml
