@@ -48,7 +48,7 @@ const UPLOAD_WRITERS: usize = 3;
 
 pub struct PgStore {
     pool: PgPool,
-    /// Uploads are recorded by one writer task, several per transaction
+    /// Uploads are recorded by `UPLOAD_WRITERS` writer tasks, several per transaction
     /// ([`super::group_commit`]).
     uploads: super::group_commit::GroupCommit,
 }

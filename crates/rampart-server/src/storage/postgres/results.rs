@@ -7,7 +7,7 @@ use rampart_domain::xccdf::Class;
 
 use super::runs::finish_run_if_done;
 use super::*;
-use crate::storage::group_commit::{BatchResult, Job, Learned, RuleIndexes, Writer};
+use crate::storage::group_commit::{is_refusal, BatchResult, Job, Learned, RuleIndexes, Writer};
 
 /// The stored version of a benchmark, created with its rule texts when new. Answers its id and
 /// its rules' indexes by rule id.
@@ -166,9 +166,12 @@ async fn check_activity(conn: &mut PgConnection, job: &Job) -> Result<Checked> {
 }
 
 /// Stores a results file for the computer's activity and ends it, in the caller's transaction,
-/// but for the run's counters: the caller applies [`Recorded::moved`]. Refusals come before
-/// anything is written, but when this upload reads or creates its version (kept in a savepoint
-/// then, so that a refusal also undoes a version it created). A version missing from
+/// but for the run's counters: the caller applies [`Recorded::moved`]. A refused upload
+/// ([`is_refusal`]) leaves nothing written, with no savepoint of the caller's: every check comes
+/// before the first write but one, whether the file's rules are in its version, which needs the
+/// version read (or created, when new). So when the version is not in `versions`, reading or
+/// creating it and the upload's writes are kept in a savepoint of their own, rolled back on a
+/// refusal, and a refused upload also undoes a version it created. A version missing from
 /// `versions` is added to `learned`, for the caller to remember once the transaction commits.
 async fn record_results_in(
     conn: &mut PgConnection,
@@ -375,24 +378,17 @@ impl RunMoves {
     }
 }
 
-/// Whether an upload's error is its own refusal (the transaction is sound; the upload's
-/// savepoint is rolled back) rather than the database failing.
-fn is_refusal(e: &StorageError) -> bool {
-    matches!(
-        e,
-        StorageError::NotFound | StorageError::Conflict(_) | StorageError::Invalid(_)
-    )
-}
-
-/// Records uploads for [`super::super::group_commit`]: a batch in one transaction, each upload
-/// in a savepoint.
+/// Records uploads for [`super::super::group_commit`]: a batch in one transaction, with no
+/// savepoint per upload (a refusal has written nothing, see `record_results_in`), and each run's
+/// counters changed once, just before the commit ([`RunMoves`]).
 pub(super) struct UploadWriter {
     pub pool: PgPool,
     pub versions: RuleIndexes,
 }
 
-impl UploadWriter {
-    async fn store_batch(&self, jobs: &[Job]) -> BatchResult {
+#[async_trait]
+impl Writer for UploadWriter {
+    async fn batch(&self, jobs: &[Job]) -> BatchResult {
         let mut tx = self.pool.begin().await?;
         let mut outcomes = Vec::with_capacity(jobs.len());
         let mut learned = Vec::new();
@@ -417,7 +413,7 @@ impl UploadWriter {
         Ok(outcomes)
     }
 
-    async fn store_one(&self, job: &Job) -> Result<AuditOutcome> {
+    async fn single(&self, job: &Job) -> Result<AuditOutcome> {
         let mut tx = self.pool.begin().await?;
         let mut learned = Vec::new();
         let recorded = record_results_in(&mut tx, job, &self.versions, &mut learned).await?;
@@ -427,22 +423,5 @@ impl UploadWriter {
         tx.commit().await?;
         self.versions.commit(learned);
         Ok(recorded.outcome)
-    }
-}
-
-impl Writer for UploadWriter {
-    fn batch<'a>(
-        &'a self,
-        jobs: &'a [Job],
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = BatchResult> + Send + 'a>> {
-        Box::pin(self.store_batch(jobs))
-    }
-
-    fn single<'a>(
-        &'a self,
-        job: &'a Job,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<AuditOutcome>> + Send + 'a>>
-    {
-        Box::pin(self.store_one(job))
     }
 }
