@@ -128,10 +128,10 @@ impl GroupCommit {
         };
         self.jobs
             .send(job)
-            .map_err(|_| StorageError::Corrupt("the upload writer has stopped".into()))?;
+            .map_err(|_| StorageError::Unavailable("the upload writer has stopped".into()))?;
         answer
             .await
-            .map_err(|_| StorageError::Corrupt("the upload writer stopped mid-batch".into()))?
+            .map_err(|_| StorageError::Unavailable("the upload writer stopped mid-batch".into()))?
     }
 }
 

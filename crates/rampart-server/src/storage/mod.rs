@@ -47,6 +47,10 @@ pub enum StorageError {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// A task the store hands work to has stopped (the upload writer): the call failed, and
+    /// says nothing of the stored data.
+    #[error("storage is unavailable: {0}")]
+    Unavailable(String),
     /// The input is not acceptable; the message says why.
     #[error("{0}")]
     Invalid(String),
