@@ -73,6 +73,7 @@ mod reports;
 mod results;
 mod retention;
 mod runs;
+mod upload_writer;
 
 /// Upload writer tasks ([`super::group_commit`]), each with a connection while it writes.
 const UPLOAD_WRITERS: usize = 3;
@@ -95,7 +96,7 @@ impl PgStore {
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         let uploads = super::group_commit::GroupCommit::start(
-            results::UploadWriter {
+            upload_writer::UploadWriter {
                 pool: pool.clone(),
                 versions: Default::default(),
             },
