@@ -1,9 +1,11 @@
 //! Uploads recorded together: the store's writer puts the uploads waiting at the same moment into
-//! one transaction, each in a savepoint. Run on SQLite and on PostgreSQL
-//! (`RAMPART_TEST_POSTGRES_URL`; skipped, saying so, when unset).
+//! one transaction, where a refused upload changes nothing and the others are kept (SQLite rolls
+//! a refused upload back to its savepoint; PostgreSQL refuses before an upload writes, with a
+//! savepoint only around reading or creating a version it does not know yet). Run on SQLite and
+//! on PostgreSQL (`RAMPART_TEST_POSTGRES_URL`; skipped, saying so, when unset).
 //!
 //! The tests run on Tokio's current-thread runtime: every upload of a `join_all` is queued before
-//! the writer task runs, so they share one batch (at most 32 — the tests stay below).
+//! a writer task runs, so they share one batch (at most 32 — the tests stay below).
 
 use std::sync::Arc;
 

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeZone, Utc};
 use rampart_domain::computer_query::ComputerQuery;
 use rampart_server::storage::{
-    self, ComputerChanges, NewComputer, NewProfile, ProfileChanges, ProfileFilter, StatusFilter,
-    StorageError, Store,
+    self, ActivityFilter, ComputerChanges, NewComputer, NewProfile, ProfileChanges, ProfileFilter,
+    StatusFilter, StorageError, Store,
 };
 
 mod common;
@@ -555,6 +555,126 @@ async fn coverage_counts_stay_exact_under_concurrent_changes(store: Arc<dyn Stor
     );
 }
 
+/// A run gives a machine to every computer its profile counts (`associated_instances`) and to no
+/// other, for a profile by tags, one narrowed to an access group and one of all computers. On
+/// PostgreSQL the run's machines are picked by `covered_by_profile!`, the counts kept by
+/// `covers!`: the two spell out coverage twice. What must not happen: a run that reaches a
+/// machine its profile does not count, or misses one it counts. So around the machines each
+/// profile covers are those it must not: deleted, in a group beside its own or above it, with no
+/// tag of its own, in another account.
+async fn a_run_gets_every_machine_its_profile_counts_and_no_other(store: Arc<dyn Store>) {
+    let now = at(2026, 12, 3);
+    let account = store.ensure_account("lumon", now).await.unwrap();
+    let other = store.ensure_account("other", now).await.unwrap();
+    for (name, parent) in [("servers", "global"), ("web", "servers"), ("lab", "global")] {
+        store
+            .create_access_group(account.id, name, name, parent)
+            .await
+            .unwrap();
+    }
+    let register = |account_id: i64, n: usize, group: &str, tags: &[&str]| NewComputer {
+        access_group: group.into(),
+        tags: tags.iter().map(|t| t.to_string()).collect(),
+        ..machine(account_id, n)
+    };
+    let machines = [
+        register(account.id, 0, "global", &["web"]),
+        register(account.id, 1, "servers", &["db"]),
+        register(account.id, 2, "web", &["web", "db"]),
+        register(account.id, 3, "lab", &["web"]),
+        register(account.id, 4, "web", &["mail"]),
+        register(account.id, 5, "servers", &["web"]),
+        register(account.id, 6, "servers", &[]),
+        register(other.id, 7, "global", &["web"]),
+    ];
+    let mut ids = Vec::new();
+    for new in &machines {
+        ids.push(store.register_computer(new).await.unwrap().id);
+    }
+    store
+        .delete_computer(account.id, ids[5], now)
+        .await
+        .unwrap();
+    let profiles = [
+        // Tags: every `web` machine of the account, whatever its group.
+        (
+            NewProfile {
+                tags: vec!["web".into()],
+                ..new_profile(account.id, "tagged")
+            },
+            vec!["m0", "m2", "m3"],
+        ),
+        // An access group: `servers` and `web` below it, not `lab` nor `global` itself.
+        (
+            NewProfile {
+                access_group: "servers".into(),
+                ..new_profile(account.id, "servers")
+            },
+            vec!["m1", "m2"],
+        ),
+        // All computers of `servers` and below, tagged or not.
+        (
+            NewProfile {
+                access_group: "servers".into(),
+                all_computers: true,
+                tags: vec!["nothing-has-this".into()],
+                ..new_profile(account.id, "everything")
+            },
+            vec!["m1", "m2", "m4", "m6"],
+        ),
+    ];
+    for (new, expected) in &profiles {
+        let profile = store.create_profile(new, 10).await.unwrap();
+        let parent = store
+            .start_run(account.id, profile.id, None, now, 5000)
+            .await
+            .unwrap();
+        let children = store
+            .list_activities(
+                account.id,
+                &ActivityFilter {
+                    parent_id: Some(parent.id),
+                    ..ActivityFilter::default()
+                },
+                1000,
+                0,
+            )
+            .await
+            .unwrap();
+        // By the names registered: a deleted machine is no longer found.
+        let mut hostnames: Vec<&str> = children
+            .results
+            .iter()
+            .map(|child| {
+                let id = child.computer_id.expect("a child names its machine");
+                let n = ids
+                    .iter()
+                    .position(|&i| i == id)
+                    .expect("a registered machine");
+                machines[n].hostname.as_str()
+            })
+            .collect();
+        hostnames.sort();
+        let profile = store
+            .profile(account.id, profile.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            children.count, profile.associated_instances,
+            "profile {}: the run covers {hostnames:?}, the profile counts {}",
+            profile.name, profile.associated_instances
+        );
+        assert_eq!(hostnames, *expected, "profile {}", profile.name);
+        let counts = profile.last_run.expect("the run started");
+        assert_eq!(
+            counts.not_started, profile.associated_instances,
+            "profile {}: the run's own count",
+            profile.name
+        );
+    }
+}
+
 /// The recount corrects a count that is wrong, and only that one.
 async fn the_coverage_recount_corrects_a_drifted_count(fresh: Fresh) {
     let store = fresh.store;
@@ -663,4 +783,5 @@ on_both_backends!(
     archived_profiles_no_longer_change,
     access_groups_have_unique_names_and_existing_parents,
     coverage_counts_stay_exact_under_concurrent_changes,
+    a_run_gets_every_machine_its_profile_counts_and_no_other,
 );

@@ -5,8 +5,9 @@
 //!   status of DESIGN.md: 400 bad input, 401, 404 (also for another account's objects), 405,
 //!   408 an upload body that arrived too slowly (agents retry it), 409 conflict, 413 body too
 //!   large, 500.
-//! - Storage errors convert with `From`, so handlers use `?`. Database failures become a 500 whose
-//!   body says nothing of the cause; the cause is logged.
+//! - Storage errors convert with `From`, so handlers use `?`. Database failures, corrupt stored
+//!   data and a stopped storage task (`StorageError::Unavailable`) become a 500 whose body says
+//!   nothing of the cause; the cause is logged.
 //! - The CLI and background workers use `anyhow` with `.context(…)`; storage uses typed errors.
 
 use axum::http::{header, StatusCode};
@@ -160,5 +161,21 @@ impl From<StorageError> for ApiError {
             StorageError::Invalid(message) => Self::invalid(message),
             other => Self::Internal(other.into()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stopped_upload_writer_is_an_internal_error_that_hides_its_cause() {
+        let stopped = StorageError::Unavailable("the upload writer has stopped".into());
+        let (status, code, message) = ApiError::from(stopped).parts();
+        assert_eq!(
+            (status, code),
+            (StatusCode::INTERNAL_SERVER_ERROR, "InternalError")
+        );
+        assert!(!message.contains("writer"), "{message}");
     }
 }

@@ -1,19 +1,24 @@
-//! Group commit for uploads: one writer task per store takes the uploads waiting to be recorded
-//! and stores several in one transaction, each inside its own savepoint. An upload that is
-//! refused (or fails) rolls back to its savepoint and changes nothing; the others commit
-//! together, with their rows and the run counts they change. When the batch's transaction itself
-//! fails (its commit, a lost connection, a deadlock between replicas), every upload of it is
-//! tried again alone, in a transaction of its own, so one bad moment never refuses a good upload
-//! that would have been accepted on its own.
+//! Group commit for uploads: writer tasks (one on SQLite; on PostgreSQL `UPLOAD_WRITERS`, whose
+//! batches overlap: see [`GroupCommit::start`]) take the uploads waiting to be recorded and
+//! store several in one transaction. An upload that is refused (see [`is_refusal`]) changes
+//! nothing and is answered its refusal; the others commit together, with their rows and the run
+//! counts they change. How a refusal changes nothing differs by backend: SQLite writes each
+//! upload inside its own savepoint and rolls a refused one back to it. PostgreSQL checks an
+//! upload before it writes anything, so it needs no savepoint per upload; only when the upload
+//! reads or creates a benchmark version the writer does not know yet (the file's rules are
+//! checked against it) are that and the upload's writes kept in a savepoint, so that a refusal
+//! then also undoes a version it created. Any other error (a database failure) fails the batch's
+//! transaction, as does its commit, a lost connection or a deadlock between replicas: then every
+//! upload of the batch is tried again alone, in a transaction of its own, so one bad moment
+//! never refuses a good upload that would have been accepted on its own.
 //!
 //! What this saves is the per-transaction cost: on PostgreSQL a commit's WAL flush and the time
 //! the run's counter row stays locked; on SQLite the write lock taken and released per upload
 //! (with its busy-wait when several connections want it).
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot};
 
@@ -43,16 +48,29 @@ impl Job {
 /// error that stopped the transaction (nothing of it was kept).
 pub(super) type BatchResult = std::result::Result<Vec<Result<AuditOutcome>>, StorageError>;
 
-type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// How a backend stores jobs: all in one transaction, each in a savepoint (`batch`), or one
-/// alone in its own transaction (`single`).
+/// How a backend stores jobs: all in one transaction (`batch`), where a refused job changes
+/// nothing and is answered its refusal while the others are kept, or one alone in its own
+/// transaction (`single`). A backend chooses how a refusal changes nothing (the module's header
+/// says how each does).
+#[async_trait]
 pub(super) trait Writer: Send + Sync + 'static {
-    fn batch<'a>(&'a self, jobs: &'a [Job]) -> BoxFuture<'a, BatchResult>;
-    fn single<'a>(&'a self, job: &'a Job) -> BoxFuture<'a, Result<AuditOutcome>>;
+    async fn batch(&self, jobs: &[Job]) -> BatchResult;
+    async fn single(&self, job: &Job) -> Result<AuditOutcome>;
 }
 
-/// The handle uploads are sent through; the writer task ends when it is dropped.
+/// Whether an upload's error is its own refusal: no such activity for the machine (`NotFound`),
+/// an activity already answered or a benchmark version the server does not know (`Conflict`),
+/// a file naming a rule its version lacks (`Invalid`). A refused upload has changed nothing and
+/// leaves the batch's transaction sound (the module's header says how each backend sees to
+/// that); any other error is the database failing, and fails the whole batch.
+pub(super) fn is_refusal(e: &StorageError) -> bool {
+    matches!(
+        e,
+        StorageError::NotFound | StorageError::Conflict(_) | StorageError::Invalid(_)
+    )
+}
+
+/// The handle uploads are sent through; the writer tasks end when it is dropped.
 pub(super) struct GroupCommit {
     jobs: mpsc::UnboundedSender<Job>,
 }
@@ -110,10 +128,10 @@ impl GroupCommit {
         };
         self.jobs
             .send(job)
-            .map_err(|_| StorageError::Corrupt("the upload writer has stopped".into()))?;
+            .map_err(|_| StorageError::Unavailable("the upload writer has stopped".into()))?;
         answer
             .await
-            .map_err(|_| StorageError::Corrupt("the upload writer stopped mid-batch".into()))?
+            .map_err(|_| StorageError::Unavailable("the upload writer stopped mid-batch".into()))?
     }
 }
 

@@ -47,6 +47,10 @@ pub enum StorageError {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// A task the store hands work to has stopped (the upload writer): the call failed, and
+    /// says nothing of the stored data.
+    #[error("storage is unavailable: {0}")]
+    Unavailable(String),
     /// The input is not acceptable; the message says why.
     #[error("{0}")]
     Invalid(String),
@@ -203,24 +207,25 @@ pub trait Runs {
     /// The computer's open activities; `undelivered` ones become `delivered`.
     async fn deliver(&self, computer_id: i64, now: DateTime<Utc>) -> Result<Vec<AgentWork>>;
     /// Stores a results file for the computer's activity and finishes it. `NotFound` for another
-    /// computer's or a missing activity, `Conflict` when it was answered differently.
-    async fn record_results(
-        &self,
-        computer_id: i64,
-        activity_id: i64,
-        ingest: &Ingest,
-        now: DateTime<Utc>,
-    ) -> Result<AuditOutcome>;
-    /// [`Runs::record_results`], handing the parsed file over: a backend that queues it keeps it
-    /// without a copy (the rule texts of a new version are megabytes).
+    /// computer's or a missing activity, `Conflict` when it was answered differently. Takes the
+    /// parsed file: both backends queue it for their upload writer, which keeps it without a
+    /// copy (the rule texts of a new version are megabytes).
     async fn record_results_owned(
         &self,
         computer_id: i64,
         activity_id: i64,
         ingest: Ingest,
         now: DateTime<Utc>,
+    ) -> Result<AuditOutcome>;
+    /// [`Runs::record_results_owned`] for a caller that keeps the file: records a copy of it.
+    async fn record_results(
+        &self,
+        computer_id: i64,
+        activity_id: i64,
+        ingest: &Ingest,
+        now: DateTime<Utc>,
     ) -> Result<AuditOutcome> {
-        self.record_results(computer_id, activity_id, &ingest, now)
+        self.record_results_owned(computer_id, activity_id, ingest.clone(), now)
             .await
     }
     /// Finishes the computer's activity without results (a fix, a restart, or a failure). A

@@ -1,13 +1,13 @@
 //! Audit results: a machine's uploaded file becomes an audit row, one narrow row per selected
-//! rule, and the rule texts of a benchmark version the server did not know yet.
+//! rule, and the rule texts of a benchmark version the server did not know yet. The upload
+//! writer that calls this, a batch per transaction, is `upload_writer.rs`.
 
 use std::collections::HashMap;
 
 use rampart_domain::xccdf::Class;
 
-use super::runs::finish_run_if_done;
 use super::*;
-use crate::storage::group_commit::{BatchResult, Job, Learned, RuleIndexes, Writer};
+use crate::storage::group_commit::{is_refusal, Job, Learned, RuleIndexes};
 
 /// The stored version of a benchmark, created with its rule texts when new. Answers its id and
 /// its rules' indexes by rule id.
@@ -103,17 +103,17 @@ async fn insert_rule(
 }
 
 /// A machine's instance of a run moved from one state to another: the run's counters to change
-/// (applied once per batch and run, see [`RunMoves`]).
-struct Moved {
-    run: i64,
-    from: i64,
-    to: i64,
+/// (applied once per transaction and run, see `upload_writer::RunMoves`).
+pub(super) struct Moved {
+    pub run: i64,
+    pub from: i64,
+    pub to: i64,
 }
 
 /// What storing an upload gave, and the counter move it made.
-struct Recorded {
-    outcome: AuditOutcome,
-    moved: Option<Moved>,
+pub(super) struct Recorded {
+    pub outcome: AuditOutcome,
+    pub moved: Option<Moved>,
 }
 
 /// The activity an upload answers, read and locked: refused when it cannot take results; an
@@ -166,11 +166,14 @@ async fn check_activity(conn: &mut PgConnection, job: &Job) -> Result<Checked> {
 }
 
 /// Stores a results file for the computer's activity and ends it, in the caller's transaction,
-/// but for the run's counters: the caller applies [`Recorded::moved`]. Refusals come before
-/// anything is written, but when this upload reads or creates its version (kept in a savepoint
-/// then, so that a refusal also undoes a version it created). A version missing from
+/// but for the run's counters: the caller applies [`Recorded::moved`]. A refused upload
+/// ([`is_refusal`]) leaves nothing written, with no savepoint of the caller's: every check comes
+/// before the first write but one, whether the file's rules are in its version, which needs the
+/// version read (or created, when new). So when the version is not in `versions`, reading or
+/// creating it and the upload's writes are kept in a savepoint of their own, rolled back on a
+/// refusal, and a refused upload also undoes a version it created. A version missing from
 /// `versions` is added to `learned`, for the caller to remember once the transaction commits.
-async fn record_results_in(
+pub(super) async fn record_results_in(
     conn: &mut PgConnection,
     job: &Job,
     versions: &RuleIndexes,
@@ -338,111 +341,4 @@ async fn store_audit(
             to: state,
         }),
     })
-}
-
-/// The counter moves of a transaction's uploads, by run: applied once per run just before the
-/// commit, so a batch changes (and locks) a run's counter row once, at its end, instead of once
-/// per upload from its first upload on.
-#[derive(Default)]
-struct RunMoves(std::collections::BTreeMap<i64, [i64; 4]>);
-
-impl RunMoves {
-    fn extend(&mut self, moved: Option<Moved>) {
-        let Some(moved) = moved else { return };
-        let counts = self.0.entry(moved.run).or_default();
-        counts[moved.from.clamp(0, 3) as usize] -= 1;
-        counts[moved.to.clamp(0, 3) as usize] += 1;
-    }
-
-    /// Changes each run's counters (in run id order: two servers' batches queue on them in the
-    /// same order) and ends the runs no machine is left in.
-    async fn apply(self, conn: &mut PgConnection, now: DateTime<Utc>) -> Result<()> {
-        for (run, [not_started, in_progress, passing, failing]) in self.0 {
-            sqlx::query(
-                "UPDATE runs SET not_started = not_started + $2, in_progress = in_progress + $3, \
-                 passing = passing + $4, failing = failing + $5 WHERE id = $1",
-            )
-            .bind(run)
-            .bind(not_started)
-            .bind(in_progress)
-            .bind(passing)
-            .bind(failing)
-            .execute(&mut *conn)
-            .await?;
-            finish_run_if_done(conn, run, now).await?;
-        }
-        Ok(())
-    }
-}
-
-/// Whether an upload's error is its own refusal (the transaction is sound; the upload's
-/// savepoint is rolled back) rather than the database failing.
-fn is_refusal(e: &StorageError) -> bool {
-    matches!(
-        e,
-        StorageError::NotFound | StorageError::Conflict(_) | StorageError::Invalid(_)
-    )
-}
-
-/// Records uploads for [`super::super::group_commit`]: a batch in one transaction, each upload
-/// in a savepoint.
-pub(super) struct UploadWriter {
-    pub pool: PgPool,
-    pub versions: RuleIndexes,
-}
-
-impl UploadWriter {
-    async fn store_batch(&self, jobs: &[Job]) -> BatchResult {
-        let mut tx = self.pool.begin().await?;
-        let mut outcomes = Vec::with_capacity(jobs.len());
-        let mut learned = Vec::new();
-        let mut moves = RunMoves::default();
-        for job in jobs {
-            let mut seen = Vec::new();
-            // A refusal has written nothing (see `record_results_in`): no savepoint per upload.
-            match record_results_in(&mut tx, job, &self.versions, &mut seen).await {
-                Ok(recorded) => {
-                    learned.append(&mut seen);
-                    moves.extend(recorded.moved);
-                    outcomes.push(Ok(recorded.outcome));
-                }
-                Err(e) if is_refusal(&e) => outcomes.push(Err(e)),
-                Err(e) => return Err(e),
-            }
-        }
-        let now = jobs.iter().map(|j| j.now).max().unwrap_or_else(Utc::now);
-        moves.apply(&mut tx, now).await?;
-        tx.commit().await?;
-        self.versions.commit(learned);
-        Ok(outcomes)
-    }
-
-    async fn store_one(&self, job: &Job) -> Result<AuditOutcome> {
-        let mut tx = self.pool.begin().await?;
-        let mut learned = Vec::new();
-        let recorded = record_results_in(&mut tx, job, &self.versions, &mut learned).await?;
-        let mut moves = RunMoves::default();
-        moves.extend(recorded.moved);
-        moves.apply(&mut tx, job.now).await?;
-        tx.commit().await?;
-        self.versions.commit(learned);
-        Ok(recorded.outcome)
-    }
-}
-
-impl Writer for UploadWriter {
-    fn batch<'a>(
-        &'a self,
-        jobs: &'a [Job],
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = BatchResult> + Send + 'a>> {
-        Box::pin(self.store_batch(jobs))
-    }
-
-    fn single<'a>(
-        &'a self,
-        job: &'a Job,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<AuditOutcome>> + Send + 'a>>
-    {
-        Box::pin(self.store_one(job))
-    }
 }

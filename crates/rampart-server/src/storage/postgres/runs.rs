@@ -83,22 +83,13 @@ pub(super) async fn start_run_in(
     };
     let mode: String = profile.try_get("mode")?;
     let benchmark: String = profile.try_get("benchmark")?;
-    // One statement: the machines the profile covers (`covers!()`, written for this one profile
-    // so that its access groups and tags are read once, not once per computer), the parent
+    // One statement: the machines the profile covers (`covered_by_profile!`), the parent
     // activity, an activity and an instance per machine, the run with their number, and the
     // profile's last run. Its foreign keys are checked once it has written every row.
-    let children: i64 = sqlx::query_scalar(
-        "WITH p AS (SELECT account_id, access_group_id, all_computers, \
-               ARRAY(SELECT jsonb_array_elements_text(tags::jsonb)) AS tags \
-             FROM security_profiles WHERE id = $7), \
-         groups AS (SELECT g.descendant_id FROM access_group_closure g, p \
-             WHERE g.ancestor_id = p.access_group_id), \
-         covered AS (SELECT c.id FROM computers c, p \
-             WHERE c.account_id = p.account_id AND c.deleted_time IS NULL \
-             AND c.access_group_id IN (SELECT descendant_id FROM groups) \
-             AND (p.all_computers OR c.id IN (SELECT t.computer_id FROM computer_tags t, p \
-                  WHERE t.tag = ANY (p.tags))) \
-             ORDER BY c.id LIMIT $8), \
+    let children: i64 = sqlx::query_scalar(concat!(
+        "WITH ",
+        covered_by_profile!("$7", "$8"),
+        ", \
          parent AS (INSERT INTO activities (id, account_id, run_id, type, summary, status, \
                creator_id, deliver_delay_window, creation_time) \
              VALUES ($2, $1, $3, 'UsgActivity', 'usg audit for instance', 'in-progress', $5, 0, \
@@ -114,8 +105,8 @@ pub(super) async fn start_run_in(
                started_at, instances, not_started, in_progress, passing, failing) \
              SELECT $3, $1, $7, $2, $9, $10, $6, n, n, 0, 0, 0 FROM n), \
          last AS (UPDATE security_profiles SET last_run_id = $3 WHERE id = $7) \
-         SELECT n FROM n",
-    )
+         SELECT n FROM n"
+    ))
     .bind(account_id)
     .bind(parent)
     .bind(run)
@@ -360,18 +351,6 @@ impl Runs for PgStore {
             });
         }
         Ok(work)
-    }
-
-    async fn record_results(
-        &self,
-        computer_id: i64,
-        activity_id: i64,
-        ingest: &Ingest,
-        now: DateTime<Utc>,
-    ) -> Result<AuditOutcome> {
-        self.uploads
-            .record(computer_id, activity_id, ingest.clone(), now)
-            .await
     }
 
     async fn record_results_owned(

@@ -7,7 +7,7 @@ use rampart_domain::xccdf::Class;
 
 use super::runs::{end_activity, finish_run_if_done, set_instance_state};
 use super::*;
-use crate::storage::group_commit::{BatchResult, Job, Learned, RuleIndexes, Writer};
+use crate::storage::group_commit::{is_refusal, BatchResult, Job, Learned, RuleIndexes, Writer};
 
 /// The stored version of a benchmark, created with its rule texts when new. Answers its id and
 /// its rules' indexes by rule id.
@@ -247,25 +247,18 @@ async fn record_results_in(
     })
 }
 
-/// Whether an upload's error is its own refusal (the transaction is sound; the upload's
-/// savepoint is rolled back) rather than the database failing.
-pub(super) fn is_refusal(e: &StorageError) -> bool {
-    matches!(
-        e,
-        StorageError::NotFound | StorageError::Conflict(_) | StorageError::Invalid(_)
-    )
-}
-
 /// Records uploads for [`super::super::group_commit`]: a batch in one write transaction, each
-/// upload in a savepoint.
+/// upload in a savepoint, rolled back when it is refused (an upload may be refused after it
+/// wrote: a file naming a rule its new version lacks is found once the version is stored).
 pub(super) struct UploadWriter {
     pub pool: SqlitePool,
     pub write_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
     pub versions: RuleIndexes,
 }
 
-impl UploadWriter {
-    async fn store_batch(&self, jobs: &[Job]) -> BatchResult {
+#[async_trait]
+impl Writer for UploadWriter {
+    async fn batch(&self, jobs: &[Job]) -> BatchResult {
         let mut tx = WriteTx::begin(&self.pool, &self.write_lock).await?;
         let mut outcomes = Vec::with_capacity(jobs.len());
         let mut learned = Vec::new();
@@ -291,29 +284,12 @@ impl UploadWriter {
         Ok(outcomes)
     }
 
-    async fn store_one(&self, job: &Job) -> Result<AuditOutcome> {
+    async fn single(&self, job: &Job) -> Result<AuditOutcome> {
         let mut tx = WriteTx::begin(&self.pool, &self.write_lock).await?;
         let mut learned = Vec::new();
         let outcome = record_results_in(&mut tx, job, &self.versions, &mut learned).await?;
         tx.commit().await?;
         self.versions.commit(learned);
         Ok(outcome)
-    }
-}
-
-impl Writer for UploadWriter {
-    fn batch<'a>(
-        &'a self,
-        jobs: &'a [Job],
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = BatchResult> + Send + 'a>> {
-        Box::pin(self.store_batch(jobs))
-    }
-
-    fn single<'a>(
-        &'a self,
-        job: &'a Job,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<AuditOutcome>> + Send + 'a>>
-    {
-        Box::pin(self.store_one(job))
     }
 }

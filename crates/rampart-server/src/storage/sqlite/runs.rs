@@ -358,18 +358,6 @@ impl Runs for SqliteStore {
         Ok(work)
     }
 
-    async fn record_results(
-        &self,
-        computer_id: i64,
-        activity_id: i64,
-        ingest: &Ingest,
-        now: DateTime<Utc>,
-    ) -> Result<AuditOutcome> {
-        self.uploads
-            .record(computer_id, activity_id, ingest.clone(), now)
-            .await
-    }
-
     async fn record_results_owned(
         &self,
         computer_id: i64,
