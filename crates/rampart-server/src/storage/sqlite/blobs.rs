@@ -31,7 +31,7 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T> {
     tokio::task::spawn_blocking(work)
         .await
-        .map_err(|e| StorageError::Corrupt(format!("blob task failed: {e}")))?
+        .map_err(|e| StorageError::Unavailable(format!("the blob task failed: {e}")))?
         .map_err(io_error)
 }
 
