@@ -2,9 +2,10 @@
 //! A file is written to a temporary file in its final directory and renamed into place at
 //! `finish`, so a reader sees the whole file or none.
 
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
+use super::blob_writer::FileWriter;
 use super::*;
 
 /// The file of a blob. Names are rampart's own (`…report….csv`, `uploads/<id>.xml.gz`); one that
@@ -22,47 +23,17 @@ fn blob_path(root: &Path, account_id: i64, name: &str) -> Result<PathBuf> {
     Ok(root.join(account_id.to_string()).join(name))
 }
 
-fn io_error(e: std::io::Error) -> StorageError {
+pub(super) fn io_error(e: std::io::Error) -> StorageError {
     StorageError::Database(sqlx::Error::Io(e))
 }
 
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> std::io::Result<T> + Send + 'static,
 ) -> Result<T> {
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|e| StorageError::Unavailable(format!("the blob task failed: {e}")))?
         .map_err(io_error)
-}
-
-struct FileWriter {
-    file: Option<tempfile::NamedTempFile>,
-    path: PathBuf,
-    bytes: u64,
-}
-
-#[async_trait]
-impl BlobWriter for FileWriter {
-    async fn write(&mut self, bytes: &[u8]) -> Result<()> {
-        let mut file = self.file.take().expect("a writer is used until finished");
-        let owned = bytes.to_vec();
-        let file = blocking(move || file.write_all(&owned).map(|()| file)).await?;
-        self.file = Some(file);
-        self.bytes += bytes.len() as u64;
-        Ok(())
-    }
-
-    async fn finish(mut self: Box<Self>) -> Result<u64> {
-        let file = self.file.take().expect("a writer is finished once");
-        let path = self.path.clone();
-        blocking(move || {
-            file.as_file().sync_all()?;
-            file.persist(&path).map_err(|e| e.error)?;
-            Ok(())
-        })
-        .await?;
-        Ok(self.bytes)
-    }
 }
 
 impl SqliteStore {
@@ -111,11 +82,7 @@ impl Blobs for SqliteStore {
                 .tempfile_in(&dir)
         })
         .await?;
-        Ok(Box::new(FileWriter {
-            file: Some(file),
-            path,
-            bytes: 0,
-        }))
+        Ok(Box::new(FileWriter::new(file, path)))
     }
 
     async fn blob_size(&self, account_id: i64, name: &str) -> Result<Option<u64>> {

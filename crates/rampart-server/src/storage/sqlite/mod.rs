@@ -29,6 +29,7 @@ macro_rules! covers {
 }
 
 mod accounts;
+mod blob_writer;
 mod blobs;
 mod computers;
 mod profiles;
