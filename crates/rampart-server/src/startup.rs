@@ -29,6 +29,7 @@ pub async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
     Ok(AppState {
         store,
         tokens: Arc::new(Tokens::new(&secret, settings.token_ttl_hours)),
+        members: Arc::default(),
         password_checks: Arc::new(tokio::sync::Semaphore::new(cores)),
         parse_slots: Arc::new(tokio::sync::Semaphore::new(cores)),
         upload_slots: Arc::new(tokio::sync::Semaphore::new(UPLOAD_SLOTS_PER_CORE * cores)),

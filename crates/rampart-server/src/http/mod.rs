@@ -24,7 +24,7 @@ use axum::Router;
 
 pub use openapi::ApiDoc;
 
-use crate::auth::{Caller, Tokens};
+use crate::auth::{Caller, RecentMembers, Tokens};
 use crate::config::Settings;
 use crate::storage::Store;
 use error::ApiError;
@@ -35,6 +35,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub settings: Arc<Settings>,
     pub tokens: Arc<Tokens>,
+    /// Callers recently confirmed to belong to their token's account.
+    pub members: Arc<RecentMembers>,
     /// Password checks running at once: each takes ~19 MiB and a core for tens of milliseconds,
     /// so a burst of logins queues here instead of exhausting memory.
     pub password_checks: Arc<tokio::sync::Semaphore>,
@@ -108,12 +110,16 @@ impl FromRequestParts<AppState> for Caller {
             || ApiError::unauthorized("the token is invalid or has expired; log in again");
         let caller = state.tokens.check(token).ok_or_else(invalid)?;
         // A signed token is not enough: its user must still belong to its account.
-        if !state
-            .store
-            .is_member(caller.user_id, caller.account_id)
-            .await?
-        {
-            return Err(invalid());
+        let now = std::time::Instant::now();
+        if !state.members.knows(caller, now) {
+            if !state
+                .store
+                .is_member(caller.user_id, caller.account_id)
+                .await?
+            {
+                return Err(invalid());
+            }
+            state.members.confirm(caller, now);
         }
         Ok(caller)
     }

@@ -80,8 +80,85 @@ async fn every_endpoint_but_login_and_the_document_needs_a_token(backend: Backen
     assert_eq!(document.status, 200);
 }
 
+async fn a_token_stops_working_within_a_second_of_its_membership_ending(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let profiles = |token: String| {
+        let app = &app;
+        async move {
+            app.send(
+                reqwest::Method::GET,
+                "/api/v2/security-profiles",
+                Some(&token),
+                None,
+            )
+            .await
+        }
+    };
+    assert_eq!(profiles(app.token.clone()).await.status, 200);
+    // Nothing in the API removes a membership yet: the test removes it by hand.
+    crate::common::execute(&app.settings.database_url(), "DELETE FROM account_members").await;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let answer = profiles(app.token.clone()).await;
+    answer.assert_error(401, "Unauthorized");
+    // And it stays refused: a refusal is never remembered as a membership.
+    profiles(app.token.clone())
+        .await
+        .assert_error(401, "Unauthorized");
+}
+
+async fn a_signed_token_for_an_account_its_user_is_not_in_is_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let other = app
+        .store
+        .ensure_account("other", chrono::Utc::now())
+        .await
+        .unwrap();
+    let tokens = rampart_server::auth::Tokens::new(
+        app.settings.jwt_secret.as_ref().unwrap(),
+        app.settings.token_ttl_hours,
+    );
+    let mark = app
+        .store
+        .credentials(&email("mark"))
+        .await
+        .unwrap()
+        .unwrap();
+    let forged = tokens
+        .issue(
+            rampart_server::auth::Caller {
+                user_id: mark.user.id,
+                account_id: other.id,
+            },
+            chrono::Utc::now(),
+        )
+        .unwrap();
+    for _ in 0..3 {
+        let answer = app
+            .send(
+                reqwest::Method::GET,
+                "/api/v2/security-profiles",
+                Some(&forged),
+                None,
+            )
+            .await;
+        answer.assert_error(401, "Unauthorized");
+    }
+    // The user's own token still works.
+    let own = app
+        .send(
+            reqwest::Method::GET,
+            "/api/v2/security-profiles",
+            Some(&app.token),
+            None,
+        )
+        .await;
+    assert_eq!(own.status, 200);
+}
+
 on_both_backends!(
     login_answers_a_token_and_the_users_accounts,
     login_into_an_account_the_user_is_not_in_is_refused,
     every_endpoint_but_login_and_the_document_needs_a_token,
+    a_token_stops_working_within_a_second_of_its_membership_ending,
+    a_signed_token_for_an_account_its_user_is_not_in_is_refused,
 );

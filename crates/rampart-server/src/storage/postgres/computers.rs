@@ -185,11 +185,8 @@ impl Computers for PgStore {
             1,
         ));
         push_query(&mut select, account_id, query);
-        select
-            .push(" ORDER BY c.id LIMIT ")
-            .push_bind(limit)
-            .push(" OFFSET ")
-            .push_bind(offset);
+        select.push(" ORDER BY c.id");
+        push_page(&mut select, limit, offset);
         let rows = select.build().fetch_all(&self.pool).await?;
         let count: i64 = match rows.first() {
             Some(row) => row.try_get("total_count")?,

@@ -235,11 +235,8 @@ impl Profiles for PgStore {
             1,
         ));
         push_filter(&mut select, account_id, filter);
-        select
-            .push(" ORDER BY p.id LIMIT ")
-            .push_bind(limit)
-            .push(" OFFSET ")
-            .push_bind(offset);
+        select.push(" ORDER BY p.id");
+        push_page(&mut select, limit, offset);
         let rows = select.build().fetch_all(&self.pool).await?;
         let count: i64 = match rows.first() {
             Some(row) => row.try_get("total_count")?,

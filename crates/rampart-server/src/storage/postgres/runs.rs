@@ -534,11 +534,8 @@ impl Runs for PgStore {
         push(&mut count);
         let mut select = QueryBuilder::new(ACTIVITY_SELECT);
         push(&mut select);
-        select
-            .push(" ORDER BY a.id LIMIT ")
-            .push_bind(limit)
-            .push(" OFFSET ")
-            .push_bind(offset);
+        select.push(" ORDER BY a.id");
+        push_page(&mut select, limit, offset);
         // One read transaction: the count and the page see the same data.
         let mut tx = self.pool.begin().await?;
         let count: i64 = count.build_query_scalar().fetch_one(&mut *tx).await?;
