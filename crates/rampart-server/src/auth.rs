@@ -13,6 +13,9 @@ use serde::{Deserialize, Serialize};
 use crate::config::{Secret, Settings};
 use crate::storage::Store;
 
+mod members;
+pub use members::RecentMembers;
+
 /// Hashes a password for storage (argon2id, random salt, PHC string).
 pub fn hash_password(password: &str) -> anyhow::Result<String> {
     let salt = SaltString::generate(&mut OsRng);
@@ -56,40 +59,6 @@ struct Claims {
 pub struct Caller {
     pub user_id: i64,
     pub account_id: i64,
-}
-
-/// How long a membership confirmed by the database is taken as true without asking again.
-const MEMBER_SEEN_FOR: std::time::Duration = std::time::Duration::from_secs(1);
-/// Callers remembered at most; past that the memory is emptied and fills again.
-const MEMBERS_REMEMBERED: usize = 10_000;
-
-/// The callers this process has recently found to belong to their token's account. Every
-/// request checks that its caller still belongs to the account its token names; under load
-/// that query was half of a profile read's database round trips (on PostgreSQL, where each is
-/// a trip to another process on the same cores). A yes is remembered for one second, so a
-/// membership removed (nothing removes one yet) stops working within a second on every server;
-/// a no is never remembered, and forged or expired tokens never get here.
-#[derive(Default)]
-pub struct RecentMembers {
-    seen: std::sync::Mutex<std::collections::HashMap<Caller, std::time::Instant>>,
-}
-
-impl RecentMembers {
-    /// Whether `caller` was found a member less than a second before `now`.
-    pub fn knows(&self, caller: Caller, now: std::time::Instant) -> bool {
-        let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        seen.get(&caller)
-            .is_some_and(|&at| now.saturating_duration_since(at) < MEMBER_SEEN_FOR)
-    }
-
-    /// Remembers that the database found `caller` a member at `now`.
-    pub fn confirm(&self, caller: Caller, now: std::time::Instant) {
-        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        if seen.len() >= MEMBERS_REMEMBERED && !seen.contains_key(&caller) {
-            seen.clear();
-        }
-        seen.insert(caller, now);
-    }
 }
 
 /// Signs and checks login tokens.
@@ -228,56 +197,6 @@ mod tests {
             .issue(caller, Utc::now() - chrono::Duration::hours(25))
             .unwrap();
         assert_eq!(keys.check(&old), None);
-    }
-
-    #[test]
-    fn a_membership_is_taken_as_true_for_one_second_after_the_database_confirmed_it() {
-        let members = RecentMembers::default();
-        let caller = Caller {
-            user_id: 1,
-            account_id: 2,
-        };
-        let other = Caller {
-            user_id: 1,
-            account_id: 3,
-        };
-        let start = std::time::Instant::now();
-        assert!(
-            !members.knows(caller, start),
-            "nothing is known before a confirmation"
-        );
-        members.confirm(caller, start);
-        assert!(members.knows(caller, start + std::time::Duration::from_millis(999)));
-        assert!(
-            !members.knows(caller, start + MEMBER_SEEN_FOR),
-            "a second later the database must be asked again"
-        );
-        assert!(
-            !members.knows(other, start),
-            "another account of the same user is not known"
-        );
-    }
-
-    #[test]
-    fn the_memory_of_members_stays_bounded() {
-        let members = RecentMembers::default();
-        let now = std::time::Instant::now();
-        for user_id in 0..(MEMBERS_REMEMBERED as i64 + 5) {
-            members.confirm(
-                Caller {
-                    user_id,
-                    account_id: 1,
-                },
-                now,
-            );
-        }
-        let held = members.seen.lock().unwrap().len();
-        assert!(held <= MEMBERS_REMEMBERED, "{held} callers held");
-        let last = Caller {
-            user_id: MEMBERS_REMEMBERED as i64 + 4,
-            account_id: 1,
-        };
-        assert!(members.knows(last, now), "the newest confirmation is kept");
     }
 
     #[test]

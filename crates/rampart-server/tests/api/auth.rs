@@ -95,15 +95,29 @@ async fn a_token_stops_working_within_a_second_of_its_membership_ending(backend:
         }
     };
     assert_eq!(profiles(app.token.clone()).await.status, 200);
-    // Nothing in the API removes a membership yet: the test removes it by hand.
-    crate::common::execute(&app.settings.database_url(), "DELETE FROM account_members").await;
+    // Nothing in the API ends a membership yet: the test ends it by hand.
+    let url = app.settings.database_url();
+    crate::common::execute(&url, "DELETE FROM account_members").await;
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    let answer = profiles(app.token.clone()).await;
-    answer.assert_error(401, "Unauthorized");
-    // And it stays refused: a refusal is never remembered as a membership.
     profiles(app.token.clone())
         .await
         .assert_error(401, "Unauthorized");
+    // A refusal is not remembered: the membership back, the same token works at once.
+    let user = app
+        .store
+        .credentials(&email("mark"))
+        .await
+        .unwrap()
+        .unwrap();
+    crate::common::execute(
+        &url,
+        &format!(
+            "INSERT INTO account_members (account_id, user_id, is_default) VALUES ({}, {}, true)",
+            app.account_id, user.user.id
+        ),
+    )
+    .await;
+    assert_eq!(profiles(app.token.clone()).await.status, 200);
 }
 
 async fn a_signed_token_for_an_account_its_user_is_not_in_is_refused(backend: Backend) {

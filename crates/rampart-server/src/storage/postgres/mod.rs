@@ -108,7 +108,7 @@ impl PgStore {
 
 /// Ends a list query with its page. `OFFSET` is written only past the first page: with an
 /// offset parameter PostgreSQL never settles on a generic plan for a prepared statement and
-/// plans it again on every execution, which was a third of its time for the profile list under
+/// plans it again on every execution, which halved the profile list's requests per second under
 /// load (BENCHMARKS.md, "API under load").
 fn push_page(qb: &mut QueryBuilder<'_, Postgres>, limit: i64, offset: i64) {
     qb.push(" LIMIT ").push_bind(limit);
