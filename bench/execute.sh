@@ -27,9 +27,10 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$pg_url" ] || { echo "--database-url is needed (this measures PostgreSQL)" >&2; exit 2; }
 case "$instances$runs" in *[!0-9]*) echo "--instances and --runs are numbers" >&2; exit 2 ;; esac
-for tool in curl jq psql; do
-  command -v "$tool" >/dev/null || { echo "needs $tool" >&2; exit 1; }
+for tool in curl jq; do
+  command -v "$tool" >/dev/null || install_missing "$tool"
 done
+command -v psql >/dev/null || install_missing postgresql-client
 bin=${RAMPART_BIN:-target/release/rampart}
 [ -n "${RAMPART_BIN:-}" ] || cargo build --release --bin rampart -q
 
