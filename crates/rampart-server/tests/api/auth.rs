@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::helpers::{email, spawn_app, Backend, PASSWORD};
+use crate::helpers::{email, spawn_app, Answer, Backend, TestApp, PASSWORD};
 use crate::on_both_backends;
 
 async fn login_answers_a_token_and_the_users_accounts(backend: Backend) {
@@ -80,93 +80,57 @@ async fn every_endpoint_but_login_and_the_document_needs_a_token(backend: Backen
     assert_eq!(document.status, 200);
 }
 
+/// The profile list, as the holder of `token`.
+async fn profiles_as(app: &TestApp, token: &str) -> Answer {
+    let list = "/api/v2/security-profiles";
+    app.send(reqwest::Method::GET, list, Some(token), None)
+        .await
+}
+
+/// Mark's user id.
+async fn mark(app: &TestApp) -> i64 {
+    let credentials = app.store.credentials(&email("mark")).await.unwrap();
+    credentials.expect("mark was created").user.id
+}
+
 async fn a_token_stops_working_within_a_second_of_its_membership_ending(backend: Backend) {
     let app = spawn_app(backend).await;
-    let profiles = |token: String| {
-        let app = &app;
-        async move {
-            app.send(
-                reqwest::Method::GET,
-                "/api/v2/security-profiles",
-                Some(&token),
-                None,
-            )
-            .await
-        }
-    };
-    assert_eq!(profiles(app.token.clone()).await.status, 200);
+    assert_eq!(profiles_as(&app, &app.token).await.status, 200);
     // Nothing in the API ends a membership yet: the test ends it by hand.
     let url = app.settings.database_url();
     crate::common::execute(&url, "DELETE FROM account_members").await;
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    profiles(app.token.clone())
+    profiles_as(&app, &app.token)
         .await
         .assert_error(401, "Unauthorized");
     // A refusal is not remembered: the membership back, the same token works at once.
-    let user = app
-        .store
-        .credentials(&email("mark"))
-        .await
-        .unwrap()
-        .unwrap();
-    crate::common::execute(
-        &url,
-        &format!(
-            "INSERT INTO account_members (account_id, user_id, is_default) VALUES ({}, {}, true)",
-            app.account_id, user.user.id
-        ),
-    )
-    .await;
-    assert_eq!(profiles(app.token.clone()).await.status, 200);
+    let back = format!(
+        "INSERT INTO account_members (account_id, user_id, is_default) VALUES ({}, {}, true)",
+        app.account_id,
+        mark(&app).await
+    );
+    crate::common::execute(&url, &back).await;
+    assert_eq!(profiles_as(&app, &app.token).await.status, 200);
 }
 
 async fn a_signed_token_for_an_account_its_user_is_not_in_is_refused(backend: Backend) {
     let app = spawn_app(backend).await;
-    let other = app
-        .store
-        .ensure_account("other", chrono::Utc::now())
-        .await
-        .unwrap();
-    let tokens = rampart_server::auth::Tokens::new(
-        app.settings.jwt_secret.as_ref().unwrap(),
-        app.settings.token_ttl_hours,
-    );
-    let mark = app
-        .store
-        .credentials(&email("mark"))
-        .await
-        .unwrap()
-        .unwrap();
-    let forged = tokens
-        .issue(
-            rampart_server::auth::Caller {
-                user_id: mark.user.id,
-                account_id: other.id,
-            },
-            chrono::Utc::now(),
-        )
-        .unwrap();
+    let now = chrono::Utc::now();
+    let other = app.store.ensure_account("other", now).await.unwrap();
+    let secret = app.settings.jwt_secret.as_ref().unwrap();
+    let tokens = rampart_server::auth::Tokens::new(secret, app.settings.token_ttl_hours);
+    let caller = rampart_server::auth::Caller {
+        user_id: mark(&app).await,
+        account_id: other.id,
+    };
+    let foreign = tokens.issue(caller, now).unwrap();
     for _ in 0..3 {
-        let answer = app
-            .send(
-                reqwest::Method::GET,
-                "/api/v2/security-profiles",
-                Some(&forged),
-                None,
-            )
-            .await;
-        answer.assert_error(401, "Unauthorized");
+        profiles_as(&app, &foreign)
+            .await
+            .assert_error(401, "Unauthorized");
     }
     // The user's own token still works.
-    let own = app
-        .send(
-            reqwest::Method::GET,
-            "/api/v2/security-profiles",
-            Some(&app.token),
-            None,
-        )
-        .await;
-    assert_eq!(own.status, 200);
+    assert_eq!(profiles_as(&app, &app.token).await.status, 200);
 }
 
 on_both_backends!(
