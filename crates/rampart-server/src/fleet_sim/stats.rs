@@ -117,6 +117,9 @@ impl Stats {
         let task = tokio::spawn(async move {
             let mut samples: VecDeque<(Instant, u64)> = VecDeque::new();
             let mut last_log = Instant::now();
+            // Off a terminal a line goes out every LOG_EVERY, and one as soon as every machine
+            // is registered: that is when a run may be started.
+            let mut all_registered = false;
             loop {
                 tokio::time::sleep(REDRAW).await;
                 let now = Instant::now();
@@ -135,9 +138,14 @@ impl Stats {
                 if terminal {
                     eprint!("\r{line}\x1b[K");
                     let _ = std::io::stderr().flush();
-                } else if now - last_log >= LOG_EVERY {
-                    eprintln!("{line}");
-                    last_log = now;
+                } else {
+                    let registered_now =
+                        !all_registered && stats.registered.load(Relaxed) >= machines;
+                    all_registered |= registered_now;
+                    if registered_now || now - last_log >= LOG_EVERY {
+                        eprintln!("{line}");
+                        last_log = now;
+                    }
                 }
             }
         });
