@@ -13,9 +13,8 @@ pub const TEMP_PREFIX: &str = ".tmp-";
 
 /// Writes `bytes` to `path` atomically, the file created with permissions `mode`.
 pub fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<()> {
-    let dir = path
-        .parent()
-        .with_context(|| format!("{} has no parent folder", path.display()))?;
+    let dir =
+        folder_of(path).with_context(|| format!("{} has no parent folder", path.display()))?;
     let name = path
         .file_name()
         .with_context(|| format!("{} has no file name", path.display()))?;
@@ -40,6 +39,15 @@ pub fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<
         let _ = fs::remove_file(&temp);
     }
     written.with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// The folder `path` is in: `.` for a bare file name (whose parent is the empty path, which
+/// cannot be opened to sync the rename).
+fn folder_of(path: &Path) -> Option<&Path> {
+    match path.parent()? {
+        dir if dir.as_os_str().is_empty() => Some(Path::new(".")),
+        dir => Some(dir),
+    }
 }
 
 /// Creates `dir` (and its parents) when missing; a new folder is private to its owner.
@@ -67,6 +75,14 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, ["file"]);
+    }
+
+    #[test]
+    fn a_bare_file_name_is_in_the_current_folder() {
+        assert_eq!(folder_of(Path::new("fs.state")), Some(Path::new(".")));
+        assert_eq!(folder_of(Path::new("a/fs.state")), Some(Path::new("a")));
+        assert_eq!(folder_of(Path::new("/fs.state")), Some(Path::new("/")));
+        assert_eq!(folder_of(Path::new("/")), None, "the root has no folder");
     }
 
     #[test]

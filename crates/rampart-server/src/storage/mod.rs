@@ -43,6 +43,9 @@ pub enum StorageError {
     UnknownAccessGroup(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// A file of the blob store (beside a SQLite database) could not be read or written.
+    #[error("file storage error: {0}")]
+    Files(std::io::Error),
     #[error("migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is corrupt: {0}")]

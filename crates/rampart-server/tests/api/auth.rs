@@ -133,10 +133,40 @@ async fn a_signed_token_for_an_account_its_user_is_not_in_is_refused(backend: Ba
     assert_eq!(profiles_as(&app, &app.token).await.status, 200);
 }
 
+async fn a_request_with_two_authorization_headers_is_refused_whichever_comes_first(
+    backend: Backend,
+) {
+    let app = spawn_app(backend).await;
+    let good = format!("Bearer {}", app.token);
+    for (first, second) in [
+        (good.as_str(), "Bearer forged"),
+        ("Bearer forged", good.as_str()),
+    ] {
+        let answer = app
+            .client
+            .get(app.url("/api/v2/security-profiles"))
+            .header("Authorization", first)
+            .header("Authorization", second)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 401, "{first} then {second}");
+        let body: serde_json::Value = answer.json().await.unwrap();
+        assert_eq!(body["error"], "Unauthorized");
+        assert!(body["message"]
+            .as_str()
+            .unwrap()
+            .contains("one Authorization header"));
+    }
+    // One header, the good one: let in.
+    assert_eq!(profiles_as(&app, &app.token).await.status, 200);
+}
+
 on_both_backends!(
     login_answers_a_token_and_the_users_accounts,
     login_into_an_account_the_user_is_not_in_is_refused,
     every_endpoint_but_login_and_the_document_needs_a_token,
     a_token_stops_working_within_a_second_of_its_membership_ending,
     a_signed_token_for_an_account_its_user_is_not_in_is_refused,
+    a_request_with_two_authorization_headers_is_refused_whichever_comes_first,
 );

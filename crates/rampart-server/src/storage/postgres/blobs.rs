@@ -79,7 +79,7 @@ impl BlobWriter for ChunkWriter {
 
 impl Drop for ChunkWriter {
     /// A file abandoned half-written is removed in the background; if that cannot run, the
-    /// retention pass removes it once it is a day old.
+    /// retention pass removes it once it is an hour old.
     fn drop(&mut self) {
         if self.finished {
             return;

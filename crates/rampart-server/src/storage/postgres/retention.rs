@@ -18,11 +18,12 @@ pub(super) async fn purge_expired(store: &PgStore, now: DateTime<Utc>) -> Result
     .fetch_all(&store.pool)
     .await?;
     let mut purged = Purged::default();
-    // Files whose writer stopped without finishing (a server that died mid-write). A purge
-    // "as of" a later time must not take writes that are running now.
+    // Files whose writer stopped without finishing (a server that died mid-write), an hour
+    // after they were started: a report takes seconds to minutes. A purge "as of" a later time
+    // must not take writes that are running now.
     sqlx::query(
         "DELETE FROM blobs WHERE NOT complete \
-         AND creation_time < LEAST($1, now()) - interval '1 day'",
+         AND creation_time < LEAST($1, now()) - interval '1 hour'",
     )
     .bind(now)
     .execute(&store.pool)

@@ -24,7 +24,7 @@ fn blob_path(root: &Path, account_id: i64, name: &str) -> Result<PathBuf> {
 }
 
 pub(super) fn io_error(e: std::io::Error) -> StorageError {
-    StorageError::Database(sqlx::Error::Io(e))
+    StorageError::Files(e)
 }
 
 pub(super) async fn blocking<T: Send + 'static>(
@@ -36,14 +36,19 @@ pub(super) async fn blocking<T: Send + 'static>(
         .map_err(io_error)
 }
 
+/// How long a temporary file may go unwritten before the retention pass takes it for the
+/// leftover of a writer that died.
+const PARTIAL_FILES_KEPT: std::time::Duration = std::time::Duration::from_secs(3600);
+
 impl SqliteStore {
-    /// Removes temporary files that a writer left a day or more ago (a server that died
-    /// mid-write); a writer that stops normally removes its own.
+    /// Removes temporary files untouched for `PARTIAL_FILES_KEPT` (a server that died
+    /// mid-write: a report of a gigabyte each time it died); a writer that stops normally removes
+    /// its own, and a live one writes more often than that.
     pub(super) async fn sweep_partial_files(&self) -> Result<u64> {
         let root = self.blob_dir.clone();
         blocking(move || {
             let mut removed = 0;
-            let cutoff = std::time::SystemTime::now() - std::time::Duration::from_secs(86_400);
+            let cutoff = std::time::SystemTime::now() - PARTIAL_FILES_KEPT;
             let mut dirs = vec![root];
             while let Some(dir) = dirs.pop() {
                 let entries = match std::fs::read_dir(&dir) {
@@ -126,6 +131,37 @@ impl Blobs for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn partial_files_untouched_for_an_hour_are_swept_and_others_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("rampart.db").display());
+        let store = SqliteStore::open(&url).await.unwrap();
+        let account = store.blob_dir.join("1");
+        std::fs::create_dir_all(account.join("uploads")).unwrap();
+        let now = std::time::SystemTime::now();
+        let minutes = |m: u64| std::time::Duration::from_secs(60 * m);
+        for (name, age) in [
+            (".partial-dead", minutes(61)),
+            ("uploads/.partial-dead-too", minutes(120)),
+            (".partial-live", minutes(10)),
+            ("report.csv", minutes(600)),
+        ] {
+            let file = std::fs::File::create(account.join(name)).unwrap();
+            file.set_modified(now - age).unwrap();
+        }
+        assert_eq!(store.sweep_partial_files().await.unwrap(), 2);
+        assert!(
+            account.join(".partial-live").exists(),
+            "a live write was taken"
+        );
+        assert!(
+            account.join("report.csv").exists(),
+            "a finished file was taken"
+        );
+        assert!(!account.join(".partial-dead").exists());
+        assert!(!account.join("uploads/.partial-dead-too").exists());
+    }
 
     #[test]
     fn names_cannot_leave_the_account_directory() {
