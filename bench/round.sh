@@ -28,11 +28,14 @@ step() {
     sleep 5
   done
   echo
-  echo "=== $* ($(date -u +%FT%TZ), load $(cut -d' ' -f1-3 /proc/loadavg), $(git rev-parse --short HEAD))"
+  # The cargo benches and tests build the working tree: --dirty says when it is not a commit.
+  echo "=== $* ($(date -u +%FT%TZ), load $(cut -d' ' -f1-3 /proc/loadavg), $(git describe --always --dirty))"
 }
 
-step "parser against lxml and oscap"
-PARSE_COMPARE_ROUNDS=5 bench/parse-compare.sh
+for run in 1 2; do
+  step "parser against lxml and oscap, run $run"
+  PARSE_COMPARE_ROUNDS=5 bench/parse-compare.sh
+done
 step "parser, in-process table"
 cargo bench -q -p rampart-domain --bench parse -- --iterations 50
 step "fleet run, 5,000 machines, SQLite"
@@ -47,7 +50,7 @@ step "API under load and the detailed report in the server that ingested the run
 API_LOAD_RUNS=1 API_LOAD_SECONDS=10 bench/api-load.sh --report-in-place
 step "detailed report in-process, 5,000 x 189, both backends"
 RAMPART_TEST_POSTGRES_URL=$pg RAMPART_REPORT_MACHINES=5000 RAMPART_REPORT_RULES=189 RAMPART_REPORT_REPEAT=3 \
-  cargo test -q --release -p rampart-server --test report_memory -- --ignored --nocapture
+  cargo test -q --release -p rampart-server --test report_memory -- --ignored --nocapture --test-threads=1
 step "two servers on one PostgreSQL, 5,000 machines"
 bench/fleet-run.sh --instances 5000 --thin-only --servers 2 --database-url "$pg"
 step "20,000 machines on PostgreSQL"

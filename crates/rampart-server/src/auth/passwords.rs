@@ -5,9 +5,9 @@ use std::sync::Mutex;
 use argon2::password_hash::{rand_core::OsRng, Output, PasswordHash, PasswordHasher, SaltString};
 use argon2::{Argon2, Block, Params, Version};
 
-/// Checks' memory kept for the next checks, at most this many (more than the checks the server
-/// runs at once, one per core).
-const MEMORY_KEPT: usize = 16;
+/// Checks' memory kept for the next checks, at most this many per core (the server runs one
+/// check per core at a time; `admin` commands and tests may run a few more).
+const MEMORY_KEPT_PER_CORE: usize = 2;
 /// A check's memory is kept only up to this size (the default parameters take 19 MiB).
 const MEMORY_KEPT_BYTES: usize = 64 << 20;
 
@@ -16,7 +16,44 @@ const MEMORY_KEPT_BYTES: usize = 64 << 20;
 /// logins left the server at 465 MB resident (glibc raises its mmap threshold after the first
 /// such block is freed and serves the next ones from heaps it does not give back). Taken from
 /// here, the memory stays at one block per check running at once.
-static MEMORY: Mutex<Vec<Vec<Block>>> = Mutex::new(Vec::new());
+static MEMORY: Pool = Pool::new();
+
+/// Memory blocks kept for reuse.
+struct Pool {
+    kept: Mutex<Vec<Vec<Block>>>,
+}
+
+impl Pool {
+    const fn new() -> Self {
+        Self {
+            kept: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Memory for a check of `blocks` blocks: a kept one when there is one (its old contents
+    /// are overwritten by the check), else new.
+    fn take(&self, blocks: usize) -> Vec<Block> {
+        let kept = self.kept.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let mut memory = kept.unwrap_or_default();
+        if memory.len() < blocks {
+            memory.reserve_exact(blocks - memory.len());
+            memory.resize(blocks, Block::default());
+        }
+        memory
+    }
+
+    /// Keeps `memory` for the next check, unless `most` are kept already or it is larger than
+    /// `MEMORY_KEPT_BYTES`.
+    fn give_back(&self, memory: Vec<Block>, most: usize) {
+        if memory.capacity() * Block::SIZE > MEMORY_KEPT_BYTES {
+            return;
+        }
+        let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        if kept.len() < most {
+            kept.push(memory);
+        }
+    }
+}
 
 /// Hashes a password for storage (argon2id, random salt, PHC string).
 pub fn hash_password(password: &str) -> anyhow::Result<String> {
@@ -54,14 +91,15 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
     let blocks = params.block_count();
     let hasher = Argon2::new(algorithm, version, params);
     let mut out = vec![0u8; expected.len()];
-    let mut memory = take_memory(blocks);
+    let mut memory = MEMORY.take(blocks);
     let hashed = hasher.hash_password_into_with_memory(
         password.as_bytes(),
         salt,
         &mut out,
         &mut memory[..blocks],
     );
-    give_back(memory);
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    MEMORY.give_back(memory, MEMORY_KEPT_PER_CORE * cores);
     hashed.is_ok() && Output::new(&out).is_ok_and(|computed| computed == expected)
 }
 
@@ -70,27 +108,6 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
 pub fn decoy_hash() -> &'static str {
     static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     DECOY.get_or_init(|| hash_password("decoy password").expect("argon2 hashes a constant"))
-}
-
-/// Memory for a check of `blocks` blocks: a kept one when there is one (its old contents are
-/// overwritten by the check), else new.
-fn take_memory(blocks: usize) -> Vec<Block> {
-    let kept = MEMORY.lock().unwrap_or_else(|e| e.into_inner()).pop();
-    let mut memory = kept.unwrap_or_default();
-    if memory.len() < blocks {
-        memory.resize(blocks, Block::default());
-    }
-    memory
-}
-
-fn give_back(memory: Vec<Block>) {
-    if memory.len() * Block::SIZE > MEMORY_KEPT_BYTES {
-        return;
-    }
-    let mut kept = MEMORY.lock().unwrap_or_else(|e| e.into_inner());
-    if kept.len() < MEMORY_KEPT {
-        kept.push(memory);
-    }
 }
 
 #[cfg(test)]
@@ -146,19 +163,27 @@ mod tests {
     }
 
     #[test]
-    fn checks_reuse_their_memory_instead_of_taking_more() {
-        let hash = hash_password("pw").unwrap();
-        std::thread::scope(|scope| {
-            for _ in 0..4 {
-                scope.spawn(|| {
-                    for _ in 0..3 {
-                        assert!(!verify_password("wrong", &hash));
-                    }
-                });
-            }
-        });
-        let kept = MEMORY.lock().unwrap();
-        assert!(!kept.is_empty(), "finished checks give their memory back");
-        assert!(kept.len() <= MEMORY_KEPT);
+    fn a_check_reuses_the_memory_of_a_finished_one_and_the_pool_stays_bounded() {
+        let pool = Pool::new();
+        let first = pool.take(100);
+        let address = first.as_ptr();
+        pool.give_back(first, 2);
+        let again = pool.take(100);
+        assert_eq!(again.as_ptr(), address, "the kept memory was not reused");
+        assert_eq!(again.len(), 100);
+        // Smaller checks take it too; a larger one grows it to exactly its size.
+        pool.give_back(again, 2);
+        let grown = pool.take(150);
+        assert_eq!((grown.len(), grown.capacity()), (150, 150));
+        // At most `most` are kept, and none larger than the bound.
+        for memory in [grown, pool.take(10), pool.take(10), pool.take(10)] {
+            pool.give_back(memory, 2);
+        }
+        assert_eq!(pool.kept.lock().unwrap().len(), 2);
+        let huge = pool.take(MEMORY_KEPT_BYTES / Block::SIZE + 1);
+        let before = pool.kept.lock().unwrap().len();
+        pool.give_back(huge, 10);
+        let after = pool.kept.lock().unwrap().len();
+        assert_eq!(after, before, "memory over the bound was kept");
     }
 }

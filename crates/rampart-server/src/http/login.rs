@@ -78,15 +78,20 @@ pub async fn login(
         .map_or(auth::decoy_hash(), |c| c.password_hash.as_str())
         .to_owned();
     let password = request.password;
-    let _permit = state
+    let permit = state
         .password_checks
-        .acquire()
+        .clone()
+        .acquire_owned()
         .await
         .map_err(|e| anyhow::anyhow!("password check queue closed: {e}"))?;
-    let matches =
-        tokio::task::spawn_blocking(move || auth::verify_password(password.expose(), &hash))
-            .await
-            .map_err(|e| anyhow::anyhow!("password check panicked: {e}"))?;
+    // The permit goes with the check: a client that hangs up drops this handler, not the check
+    // already running, which must still count against the limit until it ends.
+    let matches = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        auth::verify_password(password.expose(), &hash)
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("password check panicked: {e}"))?;
     let refused = || ApiError::Unauthorized {
         code: "InvalidCredentials",
         message: "wrong email or password".into(),

@@ -217,6 +217,24 @@ async fn a_burst_of_logins_is_served_in_turn(backend: Backend) {
     );
 }
 
+/// An agent's request with its credentials twice is refused like a user's: whichever header a
+/// proxy would pick, none is taken. With them once, the same request is served.
+async fn an_agent_call_with_two_authorization_headers_is_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let agent = app.register("web-1", &["web"], "global").await;
+    let credentials = format!("Agent {}:{}", agent.id, agent.secret);
+    let answer = app
+        .client
+        .get(app.url("/agent/v1/activities"))
+        .header("authorization", &credentials)
+        .header("authorization", &credentials)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 401);
+    assert!(app.poll(&agent).await.is_empty(), "one header is served");
+}
+
 on_both_backends!(
     a_field_given_twice_is_refused,
     messages_never_echo_a_huge_input,
@@ -226,4 +244,5 @@ on_both_backends!(
     a_token_for_an_account_the_user_left_is_refused,
     titles_and_dates_that_read_wrong_are_refused,
     a_burst_of_logins_is_served_in_turn,
+    an_agent_call_with_two_authorization_headers_is_refused,
 );

@@ -162,9 +162,10 @@ impl FromRequestParts<AppState> for Agent {
         let refused = || {
             ApiError::unauthorized("agent calls need `Authorization: Agent <computer id>:<secret>` from registration; the computer may have been deleted")
         };
-        let (id, secret) = parts
-            .headers
-            .get(header::AUTHORIZATION)
+        let mut values = parts.headers.get_all(header::AUTHORIZATION).iter();
+        let (id, secret) = values
+            .next()
+            .filter(|_| values.next().is_none())
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Agent "))
             .and_then(|v| v.trim().split_once(':'))
