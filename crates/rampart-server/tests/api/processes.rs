@@ -37,6 +37,18 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Creates the user `name` (at the tests' domain, with the tests' password) through
+/// `rampart admin create-user`.
+async fn create_user(database: &FreshDatabase, name: &str) {
+    let created = rampart(database)
+        .args(["admin", "create-user", "--email", &email(name)])
+        .args(["--password", PASSWORD])
+        .status()
+        .await
+        .unwrap();
+    assert!(created.success(), "rampart admin create-user failed");
+}
+
 async fn serve(database: &FreshDatabase) -> (Process, String) {
     let port = free_port();
     let child = rampart(database)
@@ -58,19 +70,7 @@ async fn serve(database: &FreshDatabase) -> (Process, String) {
 
 async fn a_scheduled_run_fires_once_with_two_server_processes_on_one_database(backend: Backend) {
     let database = FreshDatabase::new(&backend).await;
-    let created = rampart(&database)
-        .args([
-            "admin",
-            "create-user",
-            "--email",
-            &email("mark"),
-            "--password",
-            PASSWORD,
-        ])
-        .status()
-        .await
-        .unwrap();
-    assert!(created.success());
+    create_user(&database, "mark").await;
     let (_one, first) = serve(&database).await;
     let (_two, second) = serve(&database).await;
     let client = reqwest::Client::new();
@@ -142,19 +142,7 @@ async fn two_server_processes_store_every_upload_of_a_shared_run_once() {
         return;
     };
     let database = FreshDatabase::new(&backend).await;
-    let created = rampart(&database)
-        .args([
-            "admin",
-            "create-user",
-            "--email",
-            &email("helly"),
-            "--password",
-            PASSWORD,
-        ])
-        .status()
-        .await
-        .unwrap();
-    assert!(created.success());
+    create_user(&database, "helly").await;
     let key = rampart(&database)
         .args(["admin", "registration-key"])
         .stdout(Stdio::piped())
@@ -325,19 +313,7 @@ async fn two_server_processes_store_every_upload_of_a_shared_run_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_failed_logins_leaves_the_servers_memory_bounded() {
     let database = FreshDatabase::new(&Backend::Sqlite).await;
-    let created = rampart(&database)
-        .args([
-            "admin",
-            "create-user",
-            "--email",
-            &email("mark"),
-            "--password",
-            PASSWORD,
-        ])
-        .status()
-        .await
-        .unwrap();
-    assert!(created.success());
+    create_user(&database, "mark").await;
     let (server, base) = serve(&database).await;
     let pid = server.0.id().expect("the server runs");
     let client = reqwest::Client::new();
