@@ -855,3 +855,77 @@ on_both_backends!(
     purging_deletes_expired_runs_with_everything_that_hangs_off_them,
     runs_are_purged_only_once_expired_whatever_their_profile,
 );
+
+/// PostgreSQL keeps a file's bytes in the database: a writer that died mid-write (its server
+/// gone, so nothing removed its row) leaves a row and chunks that only the retention pass
+/// removes, once they are an hour old. A write running now is never taken, whatever "as of" time
+/// the pass is given, and finished files are not touched.
+#[tokio::test]
+async fn on_postgres_partial_files_an_hour_old_are_swept_and_others_kept() {
+    use sqlx::Connection;
+    let test = "on_postgres_partial_files_an_hour_old_are_swept_and_others_kept";
+    let Some(fresh) = postgres(test).await else {
+        return;
+    };
+    let w = World::new(fresh.store.clone(), 730).await;
+    w.write("finished-long-ago.csv", &[b"kept"]).await;
+    let mut live = w.store.create_blob(w.account, "live.csv").await.unwrap();
+    live.write(&pattern(BLOB_CHUNK + 1, 7)).await.unwrap();
+    let mut db = sqlx::PgConnection::connect(&fresh._database.url)
+        .await
+        .unwrap();
+    // What dead writers left: one started 61 minutes ago with a chunk, one 59 minutes ago.
+    for (name, minutes) in [("dead.csv", 61), ("recent.csv", 59)] {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO blobs (account_id, name, bytes, complete, creation_time) \
+             VALUES ($1, $2, 0, FALSE, now() - make_interval(mins => $3)) RETURNING id",
+        )
+        .bind(w.account)
+        .bind(name)
+        .bind(minutes)
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+        sqlx::query("INSERT INTO blob_chunks (blob_id, seq, data) VALUES ($1, 0, 'x')")
+            .bind(id)
+            .execute(&mut db)
+            .await
+            .unwrap();
+    }
+    sqlx::query("UPDATE blobs SET creation_time = now() - interval '30 days' WHERE complete")
+        .execute(&mut db)
+        .await
+        .unwrap();
+
+    // "As of" two days ahead: still only what is an hour old now.
+    w.store.purge_expired(Utc::now() + days(2)).await.unwrap();
+
+    let left: Vec<(String, bool, i64)> = sqlx::query_as(
+        "SELECT b.name, b.complete, (SELECT count(*) FROM blob_chunks c WHERE c.blob_id = b.id) \
+         FROM blobs b ORDER BY b.name",
+    )
+    .fetch_all(&mut db)
+    .await
+    .unwrap();
+    let expected = [
+        ("finished-long-ago.csv".to_string(), true, 1),
+        ("live.csv".to_string(), false, 1),
+        ("recent.csv".to_string(), false, 1),
+    ];
+    assert_eq!(left, expected, "dead.csv and its chunk gone, nothing else");
+    let orphans: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM blob_chunks WHERE blob_id NOT IN (SELECT id FROM blobs)",
+    )
+    .fetch_one(&mut db)
+    .await
+    .unwrap();
+    assert_eq!(orphans, 0, "no chunk outlives its file");
+    // The live write finishes as if nothing had happened.
+    let bytes = live.finish().await.unwrap();
+    assert_eq!(bytes, BLOB_CHUNK as u64 + 1);
+    assert_eq!(
+        w.chunks("live.csv").await.concat(),
+        pattern(BLOB_CHUNK + 1, 7)
+    );
+    assert_eq!(w.chunks("finished-long-ago.csv").await, [b"kept".to_vec()]);
+}
