@@ -25,7 +25,7 @@ pub async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
     let secret = auth::signing_secret(&settings, store.as_ref()).await?;
     // Computed now, so that the first login of an unknown email takes no longer than others.
     tokio::task::spawn_blocking(auth::decoy_hash).await?;
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let cores = crate::cores();
     Ok(AppState {
         store,
         tokens: Arc::new(Tokens::new(&secret, settings.token_ttl_hours)),

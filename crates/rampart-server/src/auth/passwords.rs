@@ -98,8 +98,7 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
         &mut out,
         &mut memory[..blocks],
     );
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    MEMORY.give_back(memory, MEMORY_KEPT_PER_CORE * cores);
+    MEMORY.give_back(memory, MEMORY_KEPT_PER_CORE * crate::cores());
     hashed.is_ok() && Output::new(&out).is_ok_and(|computed| computed == expected)
 }
 

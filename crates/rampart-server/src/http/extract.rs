@@ -5,11 +5,25 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::StatusCode;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::error::ApiError;
+
+/// Several `Authorization` headers on one request: which one a proxy or client would pick is
+/// anyone's guess, so none is taken.
+pub struct SeveralAuthorizations;
+
+/// The request's `Authorization` header, `None` without one; refused when it comes more than once.
+pub fn authorization(headers: &HeaderMap) -> Result<Option<&HeaderValue>, SeveralAuthorizations> {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let first = values.next();
+    match values.next() {
+        Some(_) => Err(SeveralAuthorizations),
+        None => Ok(first),
+    }
+}
 
 /// A request body that is a JSON object.
 pub struct JsonObject(pub Map<String, Value>);

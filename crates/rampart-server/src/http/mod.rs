@@ -17,7 +17,6 @@ mod reports;
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, FromRequestParts};
-use axum::http::header;
 use axum::http::request::Parts;
 use axum::response::IntoResponse;
 use axum::Router;
@@ -93,16 +92,9 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let mut values = parts.headers.get_all(header::AUTHORIZATION).iter();
-        let value = values
-            .next()
+        let value = extract::authorization(&parts.headers)
+            .map_err(|_| ApiError::unauthorized("send one Authorization header, not several"))?
             .ok_or_else(|| ApiError::unauthorized("this endpoint needs `Authorization: Bearer <token>`; get a token from POST /api/v2/login"))?;
-        // Which of several a proxy or client would pick is anyone's guess: none is taken.
-        if values.next().is_some() {
-            return Err(ApiError::unauthorized(
-                "send one Authorization header, not several",
-            ));
-        }
         let token = value
             .to_str()
             .ok()

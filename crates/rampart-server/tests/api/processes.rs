@@ -338,7 +338,7 @@ async fn a_burst_of_failed_logins_leaves_the_servers_memory_bounded() {
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
         .expect("VmHWM in /proc/PID/status");
     // The server runs one check per core and keeps up to two checks' memory per core.
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as u64;
+    let cores = rampart_server::cores() as u64;
     let bound_kb = (100 + 2 * 20 * cores) * 1024;
     assert!(
         peak_kb < bound_kb,

@@ -3,7 +3,6 @@
 //! `Authorization: Agent <computer id>:<secret>`.
 
 use axum::extract::{FromRequestParts, State};
-use axum::http::header;
 use axum::http::request::Parts;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -162,10 +161,9 @@ impl FromRequestParts<AppState> for Agent {
         let refused = || {
             ApiError::unauthorized("agent calls need `Authorization: Agent <computer id>:<secret>` from registration; the computer may have been deleted")
         };
-        let mut values = parts.headers.get_all(header::AUTHORIZATION).iter();
-        let (id, secret) = values
-            .next()
-            .filter(|_| values.next().is_none())
+        let (id, secret) = crate::http::extract::authorization(&parts.headers)
+            .ok()
+            .flatten()
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Agent "))
             .and_then(|v| v.trim().split_once(':'))
